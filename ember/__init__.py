@@ -1,0 +1,86 @@
+"""ember: PyTorch's API on NumPy (CPU) and CuPy (GPU). ``import ember as torch``."""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from . import ops  # noqa: F401  (registers the primitives)
+from .backend.device import device
+from .backend.dtypes import (bfloat16, bool_ as bool, complex64, complex128, dtype, float16,
+                             float32, float64, get_default_dtype, int8, int16, int32, int64,
+                             promote_types, set_default_dtype, uint8)
+from .tensor import Size, Tensor
+from . import _tensor_methods  # noqa: F401  (binds methods onto Tensor)
+from .creation import (arange, as_tensor, asarray, bernoulli, empty, empty_like, eye,
+                       from_numpy, full, full_like, is_tensor, linspace, logspace, multinomial,
+                       normal, numel, ones, ones_like, poisson, rand, rand_like, randint,
+                       randint_like, randn, randn_like, randperm, scalar_tensor, tensor, zeros,
+                       zeros_like)
+from .functional import *  # noqa: F401,F403
+from .functional import (abs, all, any, max, min, pow, round, sum)  # noqa: F401  (shadow builtins)
+from .random import Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed
+from .random import set_rng_state
+from . import autograd
+from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled
+from .autograd.grad_mode import is_grad_enabled, is_inference_mode_enabled
+from ._repr import set_printoptions
+
+half = float16
+float = float32
+double = float64
+long = int64
+int = int32
+short = int16
+cfloat = complex64
+cdouble = complex128
+strided = "torch.strided"
+contiguous_format = "torch.contiguous_format"
+channels_last = "torch.channels_last"
+preserve_format = "torch.preserve_format"
+FloatTensor = DoubleTensor = LongTensor = Tensor
+
+
+def is_floating_point(t: Tensor) -> bool:
+    return t.is_floating_point()
+
+
+def is_complex(t: Tensor) -> bool:
+    return t.is_complex()
+
+
+def result_type(a, b):
+    from .functional import _result_dtype
+    from .backend.dtypes import result_type_scalar, scalar_dtype
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        return _result_dtype(a, b)
+    if isinstance(a, Tensor):
+        return result_type_scalar(a.dtype, b)
+    if isinstance(b, Tensor):
+        return result_type_scalar(b.dtype, a)
+    return promote_types(scalar_dtype(a), scalar_dtype(b))
+
+
+def can_cast(from_: dtype, to: dtype) -> bool:
+    return from_.category <= to.category
+
+
+def is_nonzero(t: Tensor) -> bool:
+    return bool(t)
+
+
+def __getattr__(name: str):
+    # Lazily import the heavier subpackages so `import ember` stays fast.
+    import importlib
+    lazy = {"nn", "optim", "utils", "cuda", "jit", "onnx", "distributions", "vision",
+            "distributed", "backends", "amp", "linalg", "fft", "special", "testing",
+            "serialization", "profiler", "hub", "data", "examples", "compile"}
+    if name in lazy:
+        try:
+            return importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as e:
+            if e.name == f"{__name__}.{name}":
+                raise AttributeError(f"ember does not implement torch.{name} yet") from None
+            raise
+    if name in ("save", "load"):
+        mod = importlib.import_module(".serialization", __name__)
+        return getattr(mod, name)
+    raise AttributeError(f"ember does not implement torch.{name} yet")

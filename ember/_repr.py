@@ -1,0 +1,137 @@
+"""Tensor printing in torch's style (4 decimals, scientific when the range is wide, summaries)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .backend import dtypes as _dt
+
+PRINT_OPTIONS = {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80,
+                 "sci_mode": None}
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None,
+                     profile=None, sci_mode=None) -> None:
+    if profile == "default":
+        PRINT_OPTIONS.update(precision=4, threshold=1000, edgeitems=3, linewidth=80)
+    elif profile == "short":
+        PRINT_OPTIONS.update(precision=2, threshold=1000, edgeitems=2, linewidth=80)
+    elif profile == "full":
+        PRINT_OPTIONS.update(precision=4, threshold=float("inf"), edgeitems=3, linewidth=80)
+    for k, v in (("precision", precision), ("threshold", threshold), ("edgeitems", edgeitems),
+                 ("linewidth", linewidth)):
+        if v is not None:
+            PRINT_OPTIONS[k] = v
+    PRINT_OPTIONS["sci_mode"] = sci_mode
+
+
+def _formatter(arr, dtype):
+    prec = PRINT_OPTIONS["precision"]
+    if dtype is _dt.bool_:
+        return lambda v: " True" if v else "False", 5
+    if not dtype.is_floating_point:
+        strs = [str(int(v)) for v in arr.reshape(-1)] or ["0"]
+        w = max(len(s) for s in strs)
+        return lambda v: str(int(v)).rjust(w), w
+    finite = arr[np.isfinite(arr)].astype(np.float64)
+    nonzero = np.abs(finite[finite != 0])
+    int_mode = finite.size == 0 or bool(np.all(finite == np.round(finite)))
+    sci = PRINT_OPTIONS["sci_mode"]
+    if sci is None:
+        sci = False
+        if nonzero.size:
+            mx, mn = nonzero.max(), nonzero.min()
+            sci = bool(mx / mn > 1000.0 or mx > 1e8 or (mn < 1e-4 and not int_mode))
+    if int_mode and not sci:
+        def fmt(v):
+            if np.isnan(v):
+                return "nan"
+            if np.isinf(v):
+                return "inf" if v > 0 else "-inf"
+            return f"{v:.0f}."
+    elif sci:
+        def fmt(v):
+            if not np.isfinite(v):
+                return str(float(v))
+            return f"{v:.{prec}e}"
+    else:
+        def fmt(v):
+            if not np.isfinite(v):
+                return "nan" if np.isnan(v) else ("inf" if v > 0 else "-inf")
+            return f"{v:.{prec}f}"
+    strs = [fmt(v) for v in arr.reshape(-1).astype(np.float64)] or ["0."]
+    w = max(len(s) for s in strs)
+    return (lambda v: fmt(float(v)).rjust(w)), w
+
+
+def _summarize(arr, edge):
+    if arr.ndim == 0:
+        return arr
+    return arr
+
+
+def _fmt_array(arr, fmt, indent, summarize, edge, width):
+    if arr.ndim == 0:
+        return fmt(arr.item())
+    if arr.ndim == 1:
+        n = arr.shape[0]
+        if summarize and n > 2 * edge:
+            items = [fmt(v) for v in arr[:edge]] + ["..."] + [fmt(v) for v in arr[-edge:]]
+        else:
+            items = [fmt(v) for v in arr]
+        per_line = max(1, (PRINT_OPTIONS["linewidth"] - indent) // (width + 2))
+        lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
+    n = arr.shape[0]
+    sep = "," + "\n" * (arr.ndim - 1) + " " * (indent + 1)
+    if summarize and n > 2 * edge:
+        parts = [_fmt_array(a, fmt, indent + 1, summarize, edge, width) for a in arr[:edge]]
+        parts.append("...")
+        parts += [_fmt_array(a, fmt, indent + 1, summarize, edge, width) for a in arr[-edge:]]
+    else:
+        parts = [_fmt_array(a, fmt, indent + 1, summarize, edge, width) for a in arr]
+    return "[" + sep.join(parts) + "]"
+
+
+def tensor_repr(t, prefix: str = "tensor(") -> str:
+    arr = t._data if isinstance(t._data, np.ndarray) else t._data.get()
+    dtype = t._dtype
+    suffix = []
+    if t._device.type != "cpu":
+        suffix.append(f"device='{t._device}'")
+    if arr.size == 0:
+        body = "[]"
+        if arr.ndim != 1:
+            suffix.insert(0, f"size={tuple(arr.shape)}")
+    else:
+        edge = PRINT_OPTIONS["edgeitems"]
+        summarize = arr.size > PRINT_OPTIONS["threshold"]
+        sample = arr
+        if summarize:
+            sample = _edge_sample(arr, edge)
+        fmt, width = _formatter(sample, dtype)
+        body = _fmt_array(arr, fmt, len(prefix), summarize, edge, width)
+    default_shown = (_dt.float32 if _dt.get_default_dtype() is _dt.float32 else
+                     _dt.get_default_dtype())
+    if dtype not in (default_shown, _dt.int64, _dt.bool_) or (arr.size == 0 and dtype not in (
+            default_shown,)):
+        if not (arr.size == 0 and dtype is default_shown):
+            if dtype is not _dt.int64 or arr.size == 0:
+                if dtype is not _dt.bool_ or arr.size == 0:
+                    suffix.append(f"dtype={dtype!r}")
+    if t.grad_fn is not None:
+        suffix.append(f"grad_fn=<{t.grad_fn.name()}>")
+    elif t._rg:
+        suffix.append("requires_grad=True")
+    if suffix:
+        return prefix + body + ", " + ", ".join(suffix) + ")"
+    return prefix + body + ")"
+
+
+def _edge_sample(arr, edge):
+    idx = []
+    for s in arr.shape:
+        if s > 2 * edge:
+            idx.append(np.r_[0:edge, s - edge:s])
+        else:
+            idx.append(np.arange(s))
+    return arr[np.ix_(*idx)]

@@ -1,0 +1,88 @@
+"""Devices and the array namespace (`xp`) that serves each of them."""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["device", "cpu", "get_xp", "as_device"]
+
+
+class device:
+    """A place where tensors live, as ``torch.device``: ``device("cpu")``, ``device("cuda:0")``.
+
+    Args:
+        type: ``"cpu"`` or ``"cuda"``, optionally with ``":index"``.
+        index: the device ordinal for ``cuda``.
+
+    Example:
+        >>> device("cuda:1").index
+        1
+    """
+
+    __slots__ = ("type", "index")
+
+    def __new__(cls, type_or_str="cpu", index: int | None = None):
+        if isinstance(type_or_str, device):
+            return type_or_str
+        if isinstance(type_or_str, int):
+            type_or_str, index = "cuda", type_or_str
+        s = str(type_or_str)
+        if ":" in s:
+            s, idx = s.split(":", 1)
+            if not idx.isdigit():
+                raise RuntimeError(f"Invalid device string: '{type_or_str}'")
+            index = int(idx)
+        if s not in ("cpu", "cuda", "meta"):
+            raise RuntimeError(
+                "Expected one of cpu, cuda, meta device type at start of device string: "
+                f"{type_or_str}")
+        key = (s, index)
+        cached = _CACHE.get(key)
+        if cached is not None:
+            return cached
+        obj = object.__new__(cls)
+        object.__setattr__(obj, "type", s)
+        object.__setattr__(obj, "index", index)
+        _CACHE[key] = obj
+        return obj
+
+    def __setattr__(self, k, v):
+        raise AttributeError("device is immutable")
+
+    def __repr__(self) -> str:
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, str):
+            other = device(other)
+        if not isinstance(other, device):
+            return NotImplemented
+        return self.type == other.type and self.index == other.index
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+    def __reduce__(self):
+        return (device, (str(self),))
+
+
+_CACHE: dict = {}
+cpu = device("cpu")
+
+
+def as_device(d) -> device:
+    if d is None:
+        return cpu
+    return device(d)
+
+
+def get_xp(dev: device):
+    """The array module for a device: numpy for CPU, cupy for CUDA."""
+    if dev.type == "cpu":
+        return np
+    from .. import cuda as _cuda
+    return _cuda._cupy()

@@ -1,0 +1,303 @@
+"""The primitive-op registry and the graph node every primitive is.
+
+A primitive is one class: ``forward(ctx, *arrays)`` computes on raw arrays through ``ctx.xp``
+(numpy or cupy), ``backward(ctx, *grads)`` returns input gradients written with ember ops, so that
+gradients of gradients work. ``Primitive.apply`` runs forward and, when grad mode is on and an input
+requires grad, links the node into the autograd graph.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import dtypes as _dt
+
+REGISTRY: dict[str, type] = {}
+
+
+class _GradMode:
+    __slots__ = ("enabled", "inference", "anomaly")
+
+    def __init__(self):
+        self.enabled = True
+        self.inference = False
+        self.anomaly = False
+
+
+GRAD_MODE = _GradMode()
+
+# Bound by ember.tensor at import time (ops sit below the Tensor type in the layering).
+Tensor = None
+make_tensor = None
+
+
+def register(name: str):
+    """Class decorator: add a primitive to the registry under ``name``."""
+    def deco(cls):
+        if name in REGISTRY:
+            raise ValueError(f"primitive {name!r} registered twice")
+        cls.op_name = name
+        cls._backward_name = cls.__name__ + "Backward0"
+        REGISTRY[name] = cls
+        return cls
+    return deco
+
+
+_FREED_MSG = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you "
+    "call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward "
+    "through the graph a second time or if you need to access saved tensors after calling "
+    "backward.")
+
+
+class Node:
+    """A node of the autograd graph (what ``tensor.grad_fn`` returns)."""
+
+    # next_edges: one entry per forward input, (node, output_nr) or None.
+    next_edges: tuple = ()
+    _saved = None
+    _saved_versions = None
+    _released = False
+    _pre_hooks = None      # {output_nr: [hook(grad) -> grad|None]} from Tensor.register_hook
+    _retain_hooks = None   # {output_nr: tensor} for retain_grad
+    _node_pre_hooks = None  # [hook(grad_outputs)] from Node.register_prehook
+    _node_hooks = None     # [hook(grad_inputs, grad_outputs)] from Node.register_hook
+    _n_outputs = 1
+    _backward_name = "Node"
+
+    def name(self) -> str:
+        return self._backward_name
+
+    def __repr__(self) -> str:
+        return f"<{self._backward_name} object at {hex(id(self))}>"
+
+    @property
+    def next_functions(self) -> tuple:
+        return tuple((e[0], e[1]) if e is not None else (None, 0) for e in self.next_edges)
+
+    def save_for_backward(self, *values) -> None:
+        self._saved = values
+
+    @property
+    def saved_tensors(self) -> tuple:
+        if self._released:
+            raise RuntimeError(_FREED_MSG)
+        saved = self._saved
+        if saved is None:
+            return ()
+        versions = self._saved_versions
+        if versions is not None:
+            for t, v in zip(saved, versions):
+                if t is not None and v is not None and t._version[0] != v:
+                    raise RuntimeError(
+                        "one of the variables needed for gradient computation has been modified "
+                        f"by an inplace operation: [{t._type_name()} {list(t.shape)}], which is "
+                        f"output 0 of {self._backward_name}, is at version {t._version[0]}; "
+                        f"expected version {v} instead. Hint: enable anomaly detection to find "
+                        "the operation that failed to compute its gradient, with "
+                        "torch.autograd.set_detect_anomaly(True).")
+        return saved
+
+    def _release(self) -> None:
+        if self._saved is not None:
+            self._saved = None
+            self._released = True
+
+    def register_hook(self, fn):
+        if self._node_hooks is None:
+            self._node_hooks = []
+        self._node_hooks.append(fn)
+        return _RemovableHandle(self._node_hooks, fn)
+
+    def register_prehook(self, fn):
+        if self._node_pre_hooks is None:
+            self._node_pre_hooks = []
+        self._node_pre_hooks.append(fn)
+        return _RemovableHandle(self._node_pre_hooks, fn)
+
+    def _add_tensor_hook(self, output_nr: int, fn):
+        if self._pre_hooks is None:
+            self._pre_hooks = {}
+        lst = self._pre_hooks.setdefault(output_nr, [])
+        lst.append(fn)
+        return _RemovableHandle(lst, fn)
+
+    def apply_backward(self, grads: tuple) -> tuple:
+        """Input gradients for the output gradients ``grads`` (a tuple, one per output)."""
+        out = self.backward(*grads)
+        if type(out) is not tuple:
+            out = (out,)
+        return out
+
+
+class _RemovableHandle:
+    __slots__ = ("_lst", "_fn")
+
+    def __init__(self, lst, fn):
+        self._lst = lst
+        self._fn = fn
+
+    def remove(self) -> None:
+        try:
+            self._lst.remove(self._fn)
+        except ValueError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.remove()
+
+
+class AccumulateGrad(Node):
+    """The node that ends every path at a leaf tensor: it adds the gradient into ``.grad``."""
+
+    _backward_name = "AccumulateGrad"
+
+    def __init__(self, tensor):
+        self.variable = tensor
+        self.next_edges = ()
+
+
+def _edge(t):
+    fn = t.grad_fn
+    if fn is not None:
+        return (fn, t._output_nr)
+    if t._rg:
+        acc = t._accum
+        if acc is None:
+            acc = t._accum = AccumulateGrad(t)
+        return (acc, 0)
+    return None
+
+
+def _device_error(a, b):
+    return RuntimeError("Expected all tensors to be on the same device, but found at least two "
+                        f"devices, {a} and {b}!")
+
+
+class Primitive(Node):
+    """Base class of every registered primitive op (see module docstring)."""
+
+    op_name = "primitive"
+    xp = np
+    # Output dtype chosen by forward (None: read it off the result array).
+    out_dtype = None
+    # View ops: the output shares memory and the version counter with its input.
+    is_view = False
+
+    def forward(self, *args):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, *grads):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        ctx = object.__new__(cls)
+        T = Tensor
+        arrays = []
+        need_grad = False
+        dev = None
+        low_prec = None
+        for a in args:
+            if isinstance(a, T):
+                arrays.append(a._data)
+                if a._rg:
+                    need_grad = True
+                d = a._device
+                if dev is None:
+                    dev = d
+                elif d is not dev:
+                    raise _device_error(dev, d)
+                if a._dtype is _dt.bfloat16:
+                    low_prec = _dt.bfloat16
+            else:
+                arrays.append(a)
+        if dev is not None and dev.type != "cpu":
+            from ..backend.device import get_xp
+            ctx.xp = get_xp(dev)
+        out = ctx.forward(*arrays, **kwargs)
+        need_grad = need_grad and GRAD_MODE.enabled
+        if type(out) is tuple:
+            outs = tuple(_wrap(ctx, o, dev, low_prec) for o in out)
+            ctx._n_outputs = len(outs)
+            if need_grad:
+                ctx.next_edges = tuple(_edge(a) if isinstance(a, T) else None for a in args)
+                for i, o in enumerate(outs):
+                    if o._dtype.category >= 2 and i not in ctx._non_diff_outputs():
+                        o._rg = True
+                        o.grad_fn = ctx
+                        o._output_nr = i
+                _resolve_saved(ctx, args, arrays, outs)
+            return outs
+        res = _wrap(ctx, out, dev, low_prec)
+        if ctx.is_view and res._data.base is not None:
+            base = args[0]
+            res._base = base._base if base._base is not None else base
+            res._version = base._version
+            # How to remake this view from its base: lets an in-place op on the view
+            # rewrite the base's history (torch's CopySlices).
+            step = (cls, args[1:], kwargs)
+            chain = base._view_chain
+            res._view_chain = chain + (step,) if chain else (step,)
+        if need_grad and res._dtype.category >= 2:
+            ctx.next_edges = tuple(_edge(a) if isinstance(a, T) else None for a in args)
+            res._rg = True
+            res.grad_fn = ctx
+            _resolve_saved(ctx, args, arrays, (res,))
+        return res
+
+    def _non_diff_outputs(self):
+        return ()
+
+    @property
+    def needs_input_grad(self) -> tuple:
+        return tuple(e is not None for e in self.next_edges)
+
+
+def _wrap(ctx, arr, dev, low_prec):
+    xp = ctx.xp
+    if not isinstance(arr, xp.ndarray):
+        arr = xp.asarray(arr)
+    d = ctx.out_dtype
+    if d is None:
+        d = _dt.from_numpy_dtype(arr.dtype)
+        if low_prec is not None and d is _dt.float32:
+            d = low_prec
+    elif arr.dtype != d.np:
+        arr = arr.astype(d.np)
+    if d is _dt.bfloat16:
+        arr = _dt.round_bf16(arr)
+    return make_tensor(arr, d, dev)
+
+
+def _resolve_saved(ctx, args, arrays, outs):
+    saved = ctx._saved
+    if saved is None:
+        return
+    T = Tensor
+    res = []
+    versions = []
+    for s in saved:
+        if s is None or isinstance(s, T):
+            res.append(s)
+            versions.append(None if s is None else s._version[0])
+            continue
+        found = None
+        for a, arr in zip(args, arrays):
+            if arr is s and isinstance(a, T):
+                found = a
+                break
+        if found is None:
+            for o in outs:
+                if o._data is s:
+                    found = o
+                    break
+        if found is None:
+            found = make_tensor(s, _dt.from_numpy_dtype(s.dtype), outs[0]._device)
+        res.append(found)
+        versions.append(found._version[0])
+    ctx._saved = tuple(res)
+    ctx._saved_versions = tuple(versions)
