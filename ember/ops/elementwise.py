@@ -6,7 +6,8 @@ import math
 import numpy as np
 
 from ..backend import dtypes as _dt
-from .registry import Primitive, register
+from . import registry as _reg
+from .registry import GRAD_MODE, Primitive, register
 
 
 def sum_to(g, shape):
@@ -60,10 +61,13 @@ class Sub(_Binary):
 @register("mul")
 class Mul(_Binary):
     def forward(self, a, b):
-        self.shapes = (_shape(a), _shape(b))
-        self.save_for_backward(a if self.shapes[1] is not None else None,
-                               b if self.shapes[0] is not None else None)
-        self.scal = (a, b)[self.shapes[0] is not None] if None in self.shapes else None
+        sa, sb = self.shapes = (_shape(a), _shape(b))
+        if sa is not None and sb is not None:
+            self.save_for_backward(a, b)
+            self.scal = None
+        else:
+            self.save_for_backward(None, None)
+            self.scal = b if sb is None else a
         return a * b
 
     def backward(self, g):
@@ -352,7 +356,14 @@ Cosh = _unary("cosh", lambda xp, a: xp.cosh(a), lambda a: a.sinh())
 
 
 class _SavedOutput(Primitive):
-    """Unary op whose derivative is a function ``d(y)`` of its output."""
+    """Unary op whose derivative is a function ``d(y)`` of its output.
+
+    ``d_array(xp, y, g)``, where given, computes ``g * d(y)`` on raw arrays in one temporary:
+    used when no graph of the backward is being built (the common case), since the
+    Tensor-op version makes a full-size temporary per step.
+    """
+
+    d_array = None
 
     def forward(self, a):
         out = self.f(self.xp, a)
@@ -361,24 +372,52 @@ class _SavedOutput(Primitive):
 
     def backward(self, g):
         (out,) = self.saved_tensors
+        if self.d_array is not None and not GRAD_MODE.enabled:
+            return _from(self.d_array(self.xp, out._data, g._data), g)
         return g * self.d(out)
 
 
-def _unary_out(name, f, d):
-    cls = type(name.title(), (_SavedOutput,), {"f": staticmethod(f), "d": staticmethod(d)})
-    return register(name)(cls)
+def _from(arr, like):
+    if like._dtype is _dt.bfloat16:
+        arr = _dt.round_bf16(arr)
+    return _reg.make_tensor(arr, like._dtype, like._device)
+
+
+def _tanh_grad(xp, y, g):
+    t = y * y
+    xp.subtract(1, t, out=t)
+    t *= g
+    return t
+
+
+def _sigmoid_grad(xp, y, g):
+    t = 1 - y
+    t *= y
+    t *= g
+    return t
+
+
+def _unary_out(name, f, d, d_array=None):
+    attrs = {"f": staticmethod(f), "d": staticmethod(d)}
+    if d_array is not None:
+        attrs["d_array"] = staticmethod(d_array)
+    return register(name)(type(name.title(), (_SavedOutput,), attrs))
 
 
 def _sigmoid(xp, a):
-    # Split by sign so exp never overflows; same values as 1/(1+exp(-a)).
-    e = xp.exp(-xp.abs(a))
-    return xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+    # 1/(1+exp(-a)) in place on one temporary; exp overflowing to inf gives the right limit 0.
+    with xp.errstate(over="ignore"):
+        t = xp.negative(a)
+        xp.exp(t, out=t)
+    t += 1
+    xp.reciprocal(t, out=t)
+    return t
 
 
 Sqrt = _unary_out("sqrt", lambda xp, a: xp.sqrt(a), lambda y: 0.5 / y)
 Rsqrt = _unary_out("rsqrt", lambda xp, a: 1 / xp.sqrt(a), lambda y: -0.5 * y * y * y)
-Tanh = _unary_out("tanh", lambda xp, a: xp.tanh(a), lambda y: 1 - y * y)
-Sigmoid = _unary_out("sigmoid", _sigmoid, lambda y: y * (1 - y))
+Tanh = _unary_out("tanh", lambda xp, a: xp.tanh(a), lambda y: 1 - y * y, _tanh_grad)
+Sigmoid = _unary_out("sigmoid", _sigmoid, lambda y: y * (1 - y), _sigmoid_grad)
 Reciprocal = _unary_out("reciprocal", lambda xp, a: 1 / a, lambda y: -(y * y))
 
 
@@ -391,7 +430,9 @@ class Relu(Primitive):
 
     def backward(self, g):
         (out,) = self.saved_tensors
-        # Multiply by the saved 0/1 mask: cheaper than a boolean-mask write.
+        if not GRAD_MODE.enabled:
+            # Multiply by the 0/1 mask: cheaper than a boolean-mask write.
+            return _from(g._data * (out._data > 0), g)
         return g * (out > 0).to(g.dtype)
 
 

@@ -281,9 +281,9 @@ def _resolve_saved(ctx, args, arrays, outs):
     res = []
     versions = []
     for s in saved:
-        if s is None or isinstance(s, T):
+        if s is None or isinstance(s, T) or not hasattr(s, "dtype"):
             res.append(s)
-            versions.append(None if s is None else s._version[0])
+            versions.append(s._version[0] if isinstance(s, T) else None)
             continue
         found = None
         for a, arr in zip(args, arrays):
