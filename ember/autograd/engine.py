@@ -180,6 +180,10 @@ def _finish(node, retain_graph):
 
 def _zeros_for(node, i):
     meta = getattr(node, "_out_meta", None)
+    non_diff = getattr(node, "_non_diff_outputs", None)
+    if meta is None and non_diff is not None and i in non_diff():
+        # An integer output (indices of max/sort/pool) never carries a gradient.
+        return None
     if meta is None:
         raise RuntimeError(f"{node.name()}: missing gradient for output {i}")
     from .. import creation
