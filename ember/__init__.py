@@ -21,7 +21,8 @@ from .random import Generator, default_generator, get_rng_state, initial_seed, m
 from .random import set_rng_state
 from . import autograd
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled
-from .autograd.grad_mode import is_grad_enabled, is_inference_mode_enabled
+from .autograd.grad_mode import (is_anomaly_enabled, is_grad_enabled,
+                                 is_inference_mode_enabled)
 from ._repr import set_printoptions
 
 half = float16

@@ -104,7 +104,12 @@ class Function(metaclass=_FunctionMeta):
     @classmethod
     def apply(cls, *args, **kwargs):
         from ..tensor import Tensor
-        ctx = FunctionCtx(cls)
+        ctx_cls = cls.__dict__.get("_ctx_cls")
+        if ctx_cls is None:
+            # One ctx type per Function, named like torch's (type(y.grad_fn).__name__).
+            ctx_cls = type(cls.__name__ + "Backward", (FunctionCtx,), {})
+            cls._ctx_cls = ctx_cls
+        ctx = ctx_cls(cls)
         tensors_in = [a for a in args if isinstance(a, Tensor)]
         need = GRAD_MODE.enabled and any(t._rg for t in tensors_in)
         ctx._needs = tuple(isinstance(a, Tensor) and a._rg for a in args)

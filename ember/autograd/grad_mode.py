@@ -62,6 +62,11 @@ class set_grad_enabled(_Mode):
     def __enter__(self):
         return self
 
+    def __call__(self, fn):
+        # As a decorator the constructor's immediate switch must not leak: undo it (as torch).
+        GRAD_MODE.enabled = self._prev
+        return super().__call__(fn)
+
 
 class inference_mode(_Mode):
     """Like ``no_grad`` (ember has no separate inference tensors)."""

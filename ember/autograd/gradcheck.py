@@ -14,22 +14,22 @@ def _as_tuple(x):
 
 def _numerical_jacobian(fn, inputs, i, eps):
     """Central differences for input i: a (numel_in, numel_out_total) matrix."""
-    from ..autograd.grad_mode import no_grad
+    # Grad mode stays on: gradgradcheck's function itself calls autograd.grad. The
+    # perturbation writes the raw array, so it is not an in-place op on the graph.
     x = inputs[i]
     flat = x._data.reshape(-1)
     cols = []
-    with no_grad():
-        for k in range(flat.size):
-            orig = flat[k].item()
-            flat[k] = orig + eps
-            plus = [o.detach()._data.astype(np.float64).reshape(-1).copy()
-                    for o in _as_tuple(fn(*inputs)) if o is not None and hasattr(o, "_data")]
-            flat[k] = orig - eps
-            minus = [o.detach()._data.astype(np.float64).reshape(-1).copy()
-                     for o in _as_tuple(fn(*inputs)) if o is not None and hasattr(o, "_data")]
-            flat[k] = orig
-            cols.append(np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
-                        if plus else np.zeros(0))
+    for k in range(flat.size):
+        orig = flat[k].item()
+        flat[k] = orig + eps
+        plus = [o.detach()._data.astype(np.float64).reshape(-1).copy()
+                for o in _as_tuple(fn(*inputs)) if o is not None and hasattr(o, "_data")]
+        flat[k] = orig - eps
+        minus = [o.detach()._data.astype(np.float64).reshape(-1).copy()
+                 for o in _as_tuple(fn(*inputs)) if o is not None and hasattr(o, "_data")]
+        flat[k] = orig
+        cols.append(np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
+                    if plus else np.zeros(0))
     return np.stack(cols) if cols else np.zeros((0, 0))
 
 

@@ -10,6 +10,9 @@ def _matmul_error(a, b):
                         f"({'x'.join(map(str, a.shape))} and {'x'.join(map(str, b.shape))})")
 
 
+_MATMUL_NAMES = {(2, 2): "MmBackward0", (1, 1): "DotBackward0", (2, 1): "MvBackward0"}
+
+
 @register("matmul")
 class Matmul(Primitive):
     def forward(self, a, b):
@@ -30,6 +33,10 @@ class Matmul(Primitive):
             raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                                f"[{a.shape[0]}, {ka}] but got: [{b.shape[0]}, {kb}].")
         self.save_for_backward(a, b)
+        # torch dispatches these cases to mm/dot/mv, and grad_fn names show it.
+        name = _MATMUL_NAMES.get((a.ndim, b.ndim))
+        if name is not None:
+            self._backward_name = name
         return self.xp.matmul(a, b)
 
     def backward(self, g):
