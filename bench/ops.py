@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
 
 import ember  # noqa: E402
-from common import report, timeit  # noqa: E402
+from common import compare, report, timeit  # noqa: E402
 
 
 def import_time(mod: str) -> float:
@@ -43,12 +43,12 @@ def main() -> None:
     a_np = np.random.rand(10).astype(np.float32)
     ea, eb = ember.tensor(a_np), ember.tensor(a_np)
     ta, tb = torch.tensor(a_np), torch.tensor(a_np)
-    report("add 10 elements, no grad", timeit(lambda: ea + eb, 20000),
-           timeit(lambda: ta + tb, 20000), "target <= 2x")
+    report("add 10 elements, no grad", *compare(lambda: ea + eb, lambda: ta + tb, 20000),
+           "target <= 2x")
     eg = ember.tensor(a_np, requires_grad=True)
     tg = torch.tensor(a_np, requires_grad=True)
-    report("add 10 elements, with grad", timeit(lambda: eg + eb, 20000),
-           timeit(lambda: tg + tb, 20000), "target <= 2x")
+    report("add 10 elements, with grad", *compare(lambda: eg + eb, lambda: tg + tb, 20000),
+           "target <= 2x")
 
     m = np.random.rand(1024, 1024).astype(np.float32)
     em, tm = ember.tensor(m), torch.tensor(m)
@@ -70,8 +70,8 @@ def main() -> None:
     def t_step():
         tx.grad = None
         chain(torch, tx).sum().backward()
-    report("20-op chain fwd+bwd, 1M elements", timeit(e_step, 3, 5, 1),
-           timeit(t_step, 3, 5, 1), "target <= 1.5x")
+    report("20-op chain fwd+bwd, 1M elements", *compare(e_step, t_step, 3, 7, 1),
+           "target <= 1.5x")
 
     ti_e = import_time("ember")
     ti_t = import_time("torch")

@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
 
 import ember  # noqa: E402
-from common import report, timeit  # noqa: E402
+from common import compare, report  # noqa: E402
 
 
 def mlp(lib):
@@ -77,10 +77,11 @@ def main() -> None:
     rng = np.random.default_rng(0)
     y = rng.integers(0, 10, 64)
     x = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
-    report("MLP 784-128-10 train step, batch 64", timeit(step_fn(ember, mlp, x, y), 200),
-           timeit(step_fn(torch, mlp, x, y), 200), "target <= 1.0x")
-    report("CNN conv32/conv64/fc train step, batch 64", timeit(step_fn(ember, cnn, x, y), 5, 5),
-           timeit(step_fn(torch, cnn, x, y), 5, 5), "target <= 1.5x")
+    report("MLP 784-128-10 train step, batch 64",
+           *compare(step_fn(ember, mlp, x, y), step_fn(torch, mlp, x, y), 50), "target <= 1.0x")
+    report("CNN conv32/conv64/fc train step, batch 64",
+           *compare(step_fn(ember, cnn, x, y), step_fn(torch, cnn, x, y), 5, 5),
+           "target <= 1.5x")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from ..backend import dtypes as _dt
+from ..backend import parallel as _par
 from . import registry as _reg
 from .registry import GRAD_MODE, Primitive, register
 
@@ -31,6 +32,13 @@ def _shape(x):
     return x.shape if hasattr(x, "shape") else None
 
 
+def _ew2(xp, ufunc, a, b):
+    """``ufunc(a, b)``, split over the cores when the operands are large NumPy arrays."""
+    if xp is np and (_par.big(a) or _par.big(b)):
+        return _par.elementwise(lambda o, x, y: ufunc(x, y, out=o), a, b)
+    return ufunc(a, b)
+
+
 class _Binary(Primitive):
     def _remember(self, a, b):
         self.shapes = (_shape(a), _shape(b))
@@ -40,7 +48,7 @@ class _Binary(Primitive):
 class Add(_Binary):
     def forward(self, a, b):
         self.shapes = (_shape(a), _shape(b))
-        return a + b
+        return _ew2(self.xp, np.add, a, b)
 
     def backward(self, g):
         sa, sb = self.shapes
@@ -51,7 +59,7 @@ class Add(_Binary):
 class Sub(_Binary):
     def forward(self, a, b):
         self.shapes = (_shape(a), _shape(b))
-        return a - b
+        return _ew2(self.xp, np.subtract, a, b)
 
     def backward(self, g):
         sa, sb = self.shapes
@@ -68,7 +76,7 @@ class Mul(_Binary):
         else:
             self.save_for_backward(None, None)
             self.scal = b if sb is None else a
-        return a * b
+        return _ew2(self.xp, np.multiply, a, b)
 
     def backward(self, g):
         sa, sb = self.shapes
@@ -89,7 +97,7 @@ class Div(_Binary):
         self.save_for_backward(a if self.shapes[0] is not None else None,
                                b if self.shapes[1] is not None else None)
         self.scal = (a, b)
-        return a / b
+        return _ew2(self.xp, np.true_divide, a, b)
 
     def backward(self, g):
         sa, sb = self.shapes
@@ -364,16 +372,23 @@ class _SavedOutput(Primitive):
     """
 
     d_array = None
+    into = None  # into(out, a): the forward written into ``out`` (for the parallel path)
 
     def forward(self, a):
-        out = self.f(self.xp, a)
+        if self.into is not None and _par.big(a):
+            out = _par.elementwise(self.into, a)
+        else:
+            out = self.f(self.xp, a)
         self.save_for_backward(out)
         return out
 
     def backward(self, g):
         (out,) = self.saved_tensors
         if self.d_array is not None and not GRAD_MODE.enabled:
-            return _from(self.d_array(self.xp, out._data, g._data), g)
+            y, gd = out._data, g._data
+            if self.xp is np:
+                return _from(_par.elementwise(self.d_array, y, gd), g)
+            return _from(self.d_array(None, y, gd), g)
         return g * self.d(out)
 
 
@@ -383,24 +398,36 @@ def _from(arr, like):
     return _reg.make_tensor(arr, like._dtype, like._device)
 
 
-def _tanh_grad(xp, y, g):
-    t = y * y
-    xp.subtract(1, t, out=t)
+def _tanh_grad(out, y, g):
+    """g * (1 - y^2), into ``out`` (allocated when None: the CuPy path)."""
+    t = y * y if out is None else np.multiply(y, y, out=out)
+    t = (1 - t) if out is None else np.subtract(1, t, out=t)
     t *= g
     return t
 
 
-def _sigmoid_grad(xp, y, g):
-    t = 1 - y
+def _sigmoid_grad(out, y, g):
+    """g * y * (1 - y), into ``out`` (allocated when None: the CuPy path)."""
+    t = (1 - y) if out is None else np.subtract(1, y, out=out)
     t *= y
     t *= g
     return t
 
 
-def _unary_out(name, f, d, d_array=None):
+def _sigmoid_into(o, x):
+    with np.errstate(over="ignore"):
+        np.negative(x, out=o)
+        np.exp(o, out=o)
+    o += 1
+    np.reciprocal(o, out=o)
+
+
+def _unary_out(name, f, d, d_array=None, into=None):
     attrs = {"f": staticmethod(f), "d": staticmethod(d)}
     if d_array is not None:
         attrs["d_array"] = staticmethod(d_array)
+    if into is not None:
+        attrs["into"] = staticmethod(into)
     return register(name)(type(name.title(), (_SavedOutput,), attrs))
 
 
@@ -416,8 +443,9 @@ def _sigmoid(xp, a):
 
 Sqrt = _unary_out("sqrt", lambda xp, a: xp.sqrt(a), lambda y: 0.5 / y)
 Rsqrt = _unary_out("rsqrt", lambda xp, a: 1 / xp.sqrt(a), lambda y: -0.5 * y * y * y)
-Tanh = _unary_out("tanh", lambda xp, a: xp.tanh(a), lambda y: 1 - y * y, _tanh_grad)
-Sigmoid = _unary_out("sigmoid", _sigmoid, lambda y: y * (1 - y), _sigmoid_grad)
+Tanh = _unary_out("tanh", lambda xp, a: xp.tanh(a), lambda y: 1 - y * y, _tanh_grad,
+                  lambda o, a: np.tanh(a, out=o))
+Sigmoid = _unary_out("sigmoid", _sigmoid, lambda y: y * (1 - y), _sigmoid_grad, _sigmoid_into)
 Reciprocal = _unary_out("reciprocal", lambda xp, a: 1 / a, lambda y: -(y * y))
 
 

@@ -1,0 +1,66 @@
+"""Split large elementwise NumPy work across the CPU cores.
+
+NumPy's ufuncs run on one core; torch spreads a 1M-element op over all of them. NumPy releases
+the GIL inside ufunc loops, so cutting a contiguous array into one slab per core and running the
+slabs on a small thread pool recovers that parallelism. Only arrays of at least ``MIN_SIZE``
+elements take this path: below it the thread hand-off costs more than it saves.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+MIN_SIZE = 1 << 17
+_THREADS = max(1, min(int(os.environ.get("EMBER_NUM_THREADS", os.cpu_count() or 1)), 16))
+_pool: ThreadPoolExecutor | None = None
+
+
+def _get_pool() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(_THREADS, thread_name_prefix="ember-ew")
+    return _pool
+
+
+def _splittable(arrays, shape) -> bool:
+    for a in arrays:
+        if isinstance(a, np.ndarray):
+            if a.shape != shape or not a.flags.c_contiguous:
+                if a.ndim != 0:
+                    return False
+    return True
+
+
+def elementwise(fn, *arrays, dtype=None):
+    """``fn(out, *arrays)`` writes the result into ``out``; run it on slabs in parallel.
+
+    The first array with dimensions fixes the shape; every other array argument must have that
+    shape or be 0-d / a Python scalar. Falls back to one call when the work is small or not splittable.
+    """
+    first = next((a for a in arrays if isinstance(a, np.ndarray) and a.ndim), arrays[0])
+    shape = first.shape
+    out = np.empty(shape, dtype=dtype or np.result_type(*arrays))
+    n = out.size
+    if _THREADS == 1 or n < MIN_SIZE or not _splittable(arrays, shape):
+        fn(out, *arrays)
+        return out
+    flat_out = out.reshape(-1)
+    flats = [a.reshape(-1) if isinstance(a, np.ndarray) and a.ndim else a for a in arrays]
+    step = -(-n // _THREADS)
+    futures = []
+    pool = _get_pool()
+    for start in range(0, n, step):
+        sl = slice(start, min(start + step, n))
+        futures.append(pool.submit(fn, flat_out[sl],
+                                   *[f[sl] if isinstance(f, np.ndarray) and f.ndim else f
+                                     for f in flats]))
+    for f in futures:
+        f.result()
+    return out
+
+
+def big(a) -> bool:
+    """Whether an array is large enough for the parallel path (and a NumPy array)."""
+    return _THREADS > 1 and isinstance(a, np.ndarray) and a.size >= MIN_SIZE
