@@ -119,7 +119,7 @@ def tensor_repr(t, prefix: str = "tensor(") -> str:
                 if dtype is not _dt.bool_ or arr.size == 0:
                     suffix.append(f"dtype={dtype!r}")
     if t.grad_fn is not None:
-        suffix.append(f"grad_fn=<{t.grad_fn.name()}>")
+        suffix.append(f"grad_fn=<{t.grad_fn._backward_name}>")
     elif t._rg:
         suffix.append("requires_grad=True")
     if suffix:

@@ -110,6 +110,13 @@ class ViewScatter(Primitive):
         zeros = g.new_zeros(self.src_shape)
         return ViewScatter.apply(g, zeros, self.chain), replay(g, self.chain), None
 
+    def name(self) -> str:
+        return "torch::autograd::CopySlices"
+
+
+# torch shows this node as grad_fn=<CopySlices> (its type name) and name() is namespaced.
+ViewScatter._backward_name = "CopySlices"
+
 
 def _replay_arrays(xp, arr, chain):
     for cls, rest, kw in chain:
@@ -200,10 +207,29 @@ def inplace(self: Tensor, fn, *args) -> Tensor:
     res = _check_cast(self, fn(_snapshot(self), *args))
     _write(self, res._data)
     self._version[0] += 1
+    _alias_saved_result(res, self)
     self.grad_fn = res.grad_fn
     self._output_nr = res._output_nr
     self._rg = res._rg
     return self
+
+
+def _alias_saved_result(res: Tensor, self: Tensor) -> None:
+    """Make an op's saved output ``res`` (e.g. exp_ saves its result) the storage of ``self``.
+
+    torch saves the in-place result itself, so a later in-place change to ``self`` must make
+    backward raise "modified by an inplace operation" rather than silently use a stale copy.
+    """
+    fn = res.grad_fn
+    saved = getattr(fn, "_saved", None)
+    if not saved or fn._saved_versions is None:
+        return
+    if not any(s is res for s in saved):
+        return
+    res._data = self._data
+    res._version = self._version
+    fn._saved_versions = tuple(self._version[0] if s is res else v
+                               for s, v in zip(saved, fn._saved_versions))
 
 
 class _no_grad:
