@@ -32,9 +32,19 @@ class Tensor:
         tensor([2., 4.])
     """
 
-    __slots__ = ("_data", "_dtype", "_device", "_rg", "grad", "grad_fn", "_output_nr",
-                 "_version", "_base", "_view_chain", "_accum", "_leaf_hooks", "_post_accumulate_hooks",
-                 "__dict__", "__weakref__")
+    # Only what every tensor sets is a slot; the rest are class-level defaults that an instance
+    # overrides in its __dict__ when it needs to. Creating a tensor is the cost of every op,
+    # and this keeps it to four stores.
+    __slots__ = ("_data", "_dtype", "_device", "_version", "__dict__", "__weakref__")
+    _rg = False
+    grad = None
+    grad_fn = None
+    _output_nr = 0
+    _base = None
+    _view_chain = None
+    _accum = None
+    _leaf_hooks = None
+    _post_accumulate_hooks = None
     __array_priority__ = 1000  # numpy defers to our reflected operators
 
     def __new__(cls, *args, **kwargs):
@@ -113,7 +123,14 @@ class Tensor:
 
     def stride(self, dim: int | None = None):
         isz = self._data.itemsize
-        st = tuple(s // isz for s in self._data.strides)
+        st = [s // isz for s in self._data.strides]
+        shape = self._data.shape
+        for i in range(len(st) - 1, -1, -1):
+            # NumPy gives new axes of size 1 a 0 stride; torch's unsqueeze uses the next
+            # dim's extent (size * stride), or 1 for the last dim.
+            if shape[i] == 1 and st[i] == 0:
+                st[i] = st[i + 1] * shape[i + 1] if i + 1 < len(st) else 1
+        st = tuple(st)
         return st if dim is None else st[_wrap_dim(dim, self._data.ndim)]
 
     def storage_offset(self) -> int:
@@ -270,9 +287,10 @@ class Tensor:
         t._rg = self._rg
         if self.grad is not None:
             t.grad = self.grad.__deepcopy__(memo)
+        import copy
         for k, v in self.__dict__.items():
-            import copy
-            t.__dict__[k] = copy.deepcopy(v, memo)
+            if k not in _INTERNAL:
+                t.__dict__[k] = copy.deepcopy(v, memo)
         memo[id(self)] = t
         return t
 
@@ -417,16 +435,7 @@ def _init(t, arr, dtype, dev):
     t._data = arr
     t._dtype = dtype
     t._device = dev
-    t._rg = False
-    t.grad = None
-    t.grad_fn = None
-    t._output_nr = 0
     t._version = [0]
-    t._base = None
-    t._view_chain = None
-    t._accum = None
-    t._leaf_hooks = None
-    t._post_accumulate_hooks = None
 
 
 def make_tensor(arr, dtype, dev):
@@ -434,17 +443,13 @@ def make_tensor(arr, dtype, dev):
     t._data = arr
     t._dtype = dtype
     t._device = dev if dev is not None else cpu
-    t._rg = False
-    t.grad = None
-    t.grad_fn = None
-    t._output_nr = 0
     t._version = [0]
-    t._base = None
-    t._view_chain = None
-    t._accum = None
-    t._leaf_hooks = None
-    t._post_accumulate_hooks = None
     return t
+
+
+# Instance attributes that are ember's bookkeeping, not user data (skipped by deepcopy).
+_INTERNAL = frozenset(("_rg", "grad", "grad_fn", "_output_nr", "_base", "_view_chain", "_accum",
+                       "_leaf_hooks", "_post_accumulate_hooks"))
 
 
 def _device_of(arr) -> device:
