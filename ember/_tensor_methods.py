@@ -35,6 +35,8 @@ def _bind():
 
 
 _bind()
+# Tensor.where(condition, other) is torch.where(condition, self, other): self is the true branch.
+Tensor.where = lambda self, condition, other: F.where(condition, self, other)
 
 
 # ----------------------------------------------------------------------------- operators
@@ -42,13 +44,45 @@ def _r(fn):
     return lambda self, other: fn(other, self)
 
 
-Tensor.__add__ = lambda self, other: F._binary(F.Add, self, other)
+def _fast_binary(cls, ufunc, slow=F._binary):
+    # Same-dtype float tensor operands skip promotion entirely (the common case in training
+    # code); small CPU operands with nothing to record skip the node too. Everything else goes
+    # through the full rules and checks of ``slow``.
+    def op(self, other):
+        if type(other) is Tensor and other._dtype is self._dtype and self._dtype.category == 2:
+            if (not GRAD_MODE.enabled or not (self._rg or other._rg)) and \
+                    self._device is _CPU and other._device is _CPU and self._dtype is not _BF16:
+                a = self._data
+                b = other._data
+                if a.size < _SMALL and b.size < _SMALL:
+                    r = ufunc(a, b)
+                    if type(r) is not np.ndarray:
+                        r = np.asarray(r)
+                    return make_tensor(r, self._dtype, _CPU)
+            return cls.apply(self, other)
+        return slow(cls, self, other)
+    return op
+
+
+_SMALL = 1 << 16
+_BF16 = _dt.bfloat16
+
+
+def _cpu_device():
+    from .backend.device import cpu
+    return cpu
+
+
+_CPU = _cpu_device()
+
+
+Tensor.__add__ = _fast_binary(F.Add, np.add)
 Tensor.__radd__ = lambda self, other: F._binary(F.Add, other, self)
-Tensor.__sub__ = F.sub
+Tensor.__sub__ = _fast_binary(F.Sub, np.subtract, lambda cls, a, b: F.sub(a, b))
 Tensor.__rsub__ = _r(F.sub)
-Tensor.__mul__ = lambda self, other: F._binary(F.Mul, self, other)
+Tensor.__mul__ = _fast_binary(F.Mul, np.multiply)
 Tensor.__rmul__ = lambda self, other: F._binary(F.Mul, other, self)
-Tensor.__truediv__ = F.true_divide
+Tensor.__truediv__ = _fast_binary(F.Div, np.true_divide, lambda cls, a, b: F.true_divide(a, b))
 Tensor.__rtruediv__ = _r(F.true_divide)
 Tensor.__floordiv__ = F.floor_divide
 Tensor.__rfloordiv__ = _r(F.floor_divide)

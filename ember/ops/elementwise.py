@@ -29,14 +29,18 @@ def sum_to(g, shape):
 
 
 def _shape(x):
-    return x.shape if hasattr(x, "shape") else None
+    return getattr(x, "shape", None)
 
 
 def _ew2(xp, ufunc, a, b):
     """``ufunc(a, b)``, split over the cores when the operands are large NumPy arrays."""
-    if xp is np and (_par.big(a) or _par.big(b)):
+    if (getattr(a, "size", 0) >= _MIN or getattr(b, "size", 0) >= _MIN) and xp is np \
+            and _par.big(a if getattr(a, "size", 0) >= _MIN else b):
         return _par.elementwise(lambda o, x, y: ufunc(x, y, out=o), a, b)
     return ufunc(a, b)
+
+
+_MIN = _par.MIN_SIZE
 
 
 class _Binary(Primitive):
@@ -140,8 +144,9 @@ class Pow(_Binary):
                 gb = g * (base ** b) * math.log(base) if base > 0 else g * (base ** b) * (
                     math.log(base) if base > 0 else float("nan") if base < 0 else 0.0)
             else:
-                la = base.log().masked_fill((base == 0) & (b >= 0), 0.0)
-                gb = sum_to(g * (base ** b) * la, sb)
+                # Mask after broadcasting: the base may be smaller than the exponent.
+                t = (g * (base ** b) * base.log()).masked_fill((base == 0) & (b >= 0), 0.0)
+                gb = sum_to(t, sb)
         return ga, gb
 
 
@@ -434,7 +439,8 @@ def _unary_out(name, f, d, d_array=None, into=None):
 def _sigmoid(xp, a):
     # 1/(1+exp(-a)) in place on one temporary; exp overflowing to inf gives the right limit 0.
     with xp.errstate(over="ignore"):
-        t = xp.negative(a)
+        # out= keeps a 0-d input a 0-d array (a bare ufunc call returns a NumPy scalar).
+        t = xp.negative(a, out=xp.empty_like(a))
         xp.exp(t, out=t)
     t += 1
     xp.reciprocal(t, out=t)

@@ -25,6 +25,11 @@ class _GradMode:
 
 GRAD_MODE = _GradMode()
 
+_NDARRAY = np.ndarray
+_BF16 = _dt.bfloat16
+_F32 = _dt.float32
+_BY_NP = _dt._BY_NP
+
 # Bound by ember.tensor at import time (ops sit below the Tensor type in the layering).
 Tensor = None
 make_tensor = None
@@ -195,6 +200,8 @@ class Primitive(Node):
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        # The hot path of every op: kept flat (no helper calls) since a 10-element op must cost
+        # little more than NumPy's own call.
         ctx = object.__new__(cls)
         T = Tensor
         arrays = []
@@ -211,20 +218,21 @@ class Primitive(Node):
                     dev = d
                 elif d is not dev:
                     raise _device_error(dev, d)
-                if a._dtype is _dt.bfloat16:
-                    low_prec = _dt.bfloat16
+                if a._dtype is _BF16:
+                    low_prec = _BF16
             else:
                 arrays.append(a)
         if dev is not None and dev.type != "cpu":
             from ..backend.device import get_xp
             ctx.xp = get_xp(dev)
         out = ctx.forward(*arrays, **kwargs)
-        need_grad = need_grad and GRAD_MODE.enabled
+        if need_grad:
+            need_grad = GRAD_MODE.enabled
         if type(out) is tuple:
             outs = tuple(_wrap(ctx, o, dev, low_prec) for o in out)
             ctx._n_outputs = len(outs)
             if need_grad:
-                ctx.next_edges = tuple(_edge(a) if isinstance(a, T) else None for a in args)
+                ctx.next_edges = tuple([_edge(a) if isinstance(a, T) else None for a in args])
                 for i, o in enumerate(outs):
                     if o._dtype.category >= 2 and i not in ctx._non_diff_outputs():
                         o._rg = True
@@ -232,8 +240,23 @@ class Primitive(Node):
                         o._output_nr = i
                 _resolve_saved(ctx, args, arrays, outs)
             return outs
-        res = _wrap(ctx, out, dev, low_prec)
-        if ctx.is_view and res._data.base is not None:
+        # Inline of _wrap for the single-output case.
+        if type(out) is not _NDARRAY:
+            if not isinstance(out, ctx.xp.ndarray):
+                out = ctx.xp.asarray(out)
+        d = ctx.out_dtype
+        if d is None:
+            d = _BY_NP.get(out.dtype)
+            if d is None:
+                d = _dt.from_numpy_dtype(out.dtype)
+            if low_prec is not None and d is _F32:
+                d = low_prec
+        elif out.dtype != d.np:
+            out = out.astype(d.np)
+        if d is _BF16:
+            out = _dt.round_bf16(out)
+        res = make_tensor(out, d, dev)
+        if ctx.is_view and out.base is not None:
             base = args[0]
             res._base = base._base if base._base is not None else base
             res._version = base._version
@@ -242,11 +265,12 @@ class Primitive(Node):
             step = (cls, args[1:], kwargs)
             chain = base._view_chain
             res._view_chain = chain + (step,) if chain else (step,)
-        if need_grad and res._dtype.category >= 2:
-            ctx.next_edges = tuple(_edge(a) if isinstance(a, T) else None for a in args)
+        if need_grad and d.category >= 2:
+            ctx.next_edges = tuple([_edge(a) if isinstance(a, T) else None for a in args])
             res._rg = True
             res.grad_fn = ctx
-            _resolve_saved(ctx, args, arrays, (res,))
+            if ctx._saved is not None:
+                _resolve_saved(ctx, args, arrays, (res,))
         return res
 
     def _non_diff_outputs(self):
@@ -296,7 +320,12 @@ def _resolve_saved(ctx, args, arrays, outs):
                     found = o
                     break
         if found is None:
-            found = make_tensor(s, _dt.from_numpy_dtype(s.dtype), outs[0]._device)
+            d = _dt.from_numpy_dtype(s.dtype)
+            if d is _dt.float32 and outs[0]._dtype is _dt.bfloat16:
+                # A bfloat16 op's float32 intermediate (say its output before rounding): keep
+                # it bfloat16 so that gradients come out in bfloat16, as in torch.
+                s, d = _dt.round_bf16(s), _dt.bfloat16
+            found = make_tensor(s, d, outs[0]._device)
         res.append(found)
         versions.append(found._version[0])
     ctx._saved = tuple(res)
