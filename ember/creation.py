@@ -44,32 +44,33 @@ def _finish(arr, dtype, device, requires_grad=False):
 
 
 def _infer_dtype(data):
-    """torch's dtype for nested Python data: bool < int64 < default float < complex."""
-    cat = -1
+    """torch's dtype for nested data: each leaf has a dtype (bool, int64, the default float,
+    complex64 for Python scalars; its own for NumPy scalars, arrays and tensors) and the result
+    is their ordinary promotion (so ``[np.int32(1), 2]`` is int64, ``[np.float64(1), 2]`` float64).
+    """
+    out = None
     stack = [data]
     while stack:
         x = stack.pop()
         if isinstance(x, Tensor):
-            c = x._dtype.category
-            cat = max(cat, c)
-            if c == 2 and x._dtype is not _dt.get_default_dtype():
-                return x._dtype if cat == 2 else None
+            d = x._dtype
         elif isinstance(x, (list, tuple)):
             stack.extend(x)
-        elif isinstance(x, (bool, np.bool_)):
-            cat = max(cat, 0)
-        elif isinstance(x, (int, np.integer)):
-            cat = max(cat, 1)
-        elif isinstance(x, (float, np.floating)):
-            cat = max(cat, 2)
+            continue
+        elif isinstance(x, (np.ndarray, np.generic)):
+            d = _dt.from_numpy_dtype(x.dtype)
+        elif isinstance(x, bool):
+            d = _dt.bool_
+        elif isinstance(x, int):
+            d = _dt.int64
+        elif isinstance(x, float):
+            d = _dt.get_default_dtype()
         elif isinstance(x, complex):
-            cat = max(cat, 3)
-        elif isinstance(x, np.ndarray):
-            return None
+            d = _dt.complex64 if _dt.get_default_dtype() is not _dt.float64 else _dt.complex128
         else:
             raise TypeError(f"Could not infer dtype of {type(x).__name__}")
-    return {-1: _dt.get_default_dtype(), 0: _dt.bool_, 1: _dt.int64,
-            2: _dt.get_default_dtype(), 3: _dt.complex64}[cat]
+        out = d if out is None else _dt.promote_types(out, d)
+    return out if out is not None else _dt.get_default_dtype()
 
 
 def _to_nested(data):
@@ -244,6 +245,8 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False, ou
     step = (end - start) / (steps - 1) if steps > 1 else 0.0
     half = steps // 2
     arr = np.where(idx < half, start + step * idx, end - step * (steps - 1 - idx))
+    if steps == 1:
+        arr = np.full(1, start, dtype=np.float64)  # torch gives [start], not [end]
     if not dtype.is_floating_point:
         arr = np.trunc(arr)
     return _finish(arr.astype(dtype.np), dtype, device, requires_grad)
@@ -356,10 +359,16 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
         total = row.sum()
         if total <= 0:
             raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-        if not replacement and num_samples > np.count_nonzero(row):
+        if replacement:
+            rows.append(rng.choice(row.size, size=num_samples, replace=True, p=row / total))
+            continue
+        if num_samples > row.size:
             raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
                                "replacement")
-        rows.append(rng.choice(row.size, size=num_samples, replace=replacement, p=row / total))
+        # Exponential race (as torch's CPU kernel): the largest p/E come first; once the
+        # non-zero categories run out, zero-probability ones follow, as torch allows.
+        keys = row / rng.exponential(size=row.size)
+        rows.append(np.argsort(-keys, kind="stable")[:num_samples])
     arr = np.stack(rows).astype(np.int64)
     return _finish(arr[0] if single else arr, _dt.int64, input._device)
 
