@@ -205,6 +205,13 @@ def fmin(input, other):
 
 
 def atan2(input, other):
+    def integral(v):
+        return v._dtype.category < 2 if isinstance(v, Tensor) else not isinstance(v, float)
+    # Integer operands compute in the default float dtype, as torch's atan2 does.
+    if integral(input) and integral(other):
+        fl = _dt.get_default_dtype()
+        input = input.to(fl) if isinstance(input, Tensor) else input
+        other = other.to(fl) if isinstance(other, Tensor) else other
     return _binary(Atan2, input, other)
 
 
@@ -517,6 +524,9 @@ def _dims_arg(dim):
 
 
 def sum(input, dim=None, keepdim=False, *, dtype=None):
+    if dtype is not None and input._dtype.category >= 2 and dtype.category >= 2:
+        # Cast first so the gradient flows back through the cast in the input's dtype.
+        input = input.to(dtype)
     return Sum.apply(input, _dims_arg(dim), keepdim, dtype)
 
 
@@ -668,11 +678,14 @@ def cumprod(input, dim, *, dtype=None):
 
 
 def all(input, dim=None, keepdim=False):
-    return All.apply(input, dim, keepdim)
+    r = All.apply(input, dim, keepdim)
+    # torch keeps uint8 for all/any of a uint8 tensor (a legacy of byte masks).
+    return r.to(_dt.uint8) if input._dtype is _dt.uint8 else r
 
 
 def any(input, dim=None, keepdim=False):
-    return Any.apply(input, dim, keepdim)
+    r = Any.apply(input, dim, keepdim)
+    return r.to(_dt.uint8) if input._dtype is _dt.uint8 else r
 
 
 def count_nonzero(input, dim=None):

@@ -159,7 +159,8 @@ def result_type_scalar(t: dtype, value) -> dtype:
 def round_bf16(arr):
     """Round a float32 array to the nearest bfloat16 value (ties to even), kept as float32."""
     xp = _xp_of(arr)
-    a = xp.ascontiguousarray(arr, dtype=xp.float32)
+    # reshape: ascontiguousarray turns a 0-d array into shape (1,).
+    a = xp.ascontiguousarray(arr, dtype=xp.float32).reshape(xp.shape(arr))
     bits = a.view(xp.uint32)
     # NaN must stay NaN: rounding could carry a NaN payload into the infinity pattern.
     nan = xp.isnan(a)

@@ -41,6 +41,16 @@ class Matmul(Primitive):
 
     def backward(self, g):
         a, b = self.saved_tensors
+        ga = gb = None
+        if a.dim() == 1 and b.dim() == 1:
+            # A dot product: the output gradient is 0-d.
+            if self.needs_input_grad[0]:
+                ga = g * b
+            if self.needs_input_grad[1]:
+                gb = g * a
+            return ga, gb
+        # Treat a 1-D operand as a matrix (a row on the left, a column on the right), as
+        # torch.matmul does, and sum broadcast batch dims back out.
         a2 = a.unsqueeze(0) if a.dim() == 1 else a
         b2 = b.unsqueeze(-1) if b.dim() == 1 else b
         g2 = g
@@ -48,17 +58,10 @@ class Matmul(Primitive):
             g2 = g2.unsqueeze(-2)
         if b.dim() == 1:
             g2 = g2.unsqueeze(-1)
-        ga = gb = None
         if self.needs_input_grad[0]:
-            ga = sum_to(g2.matmul(b2.mT), a2.shape)
-            if a.dim() == 1:
-                ga = ga.reshape(a.shape)
+            ga = sum_to(g2.matmul(b2.mT), a2.shape).reshape(a.shape)
         if self.needs_input_grad[1]:
-            gb = sum_to(a2.mT.matmul(g2), b2.shape if b.dim() > 1 else None) if b.dim() > 1 \
-                else a2.mT.matmul(g2)
-            if b.dim() == 1:
-                gb = gb.reshape(-1, b.shape[0], 1).sum(0).reshape(b.shape) if gb.dim() > 2 \
-                    else gb.reshape(b.shape)
+            gb = sum_to(a2.mT.matmul(g2), b2.shape).reshape(b.shape)
         return ga, gb
 
 
@@ -87,25 +90,40 @@ class Einsum(Primitive):
             if not self.needs_input_grad[i]:
                 grads.append(None)
                 continue
-            if len(set(sub.replace("...", ""))) != len(sub.replace("...", "")):
-                raise NotImplementedError("einsum backward with a repeated index in one operand")
+            plain = sub.replace("...", "")
+            repeated = len(set(plain)) != len(plain)
+            if repeated and "..." in sub:
+                raise NotImplementedError("einsum backward with a repeated index and '...' in "
+                                          "one operand")
+            # A letter repeated inside one operand ("ii") reads a diagonal: get the gradient of
+            # that diagonal first (letters deduplicated), then spread it back with identities.
+            uniq = "".join(dict.fromkeys(sub)) if repeated else sub
+            size = dict(zip(sub, self.shapes[i])) if repeated else None
             others = [s for j, s in enumerate(self.ins) if j != i] + [self.out]
             avail = set("".join(others))
-            target = "".join(c for c in sub if c in avail or c == ".")
+            target = "".join(c for c in uniq if c in avail or c == ".")
             args = [o for j, o in enumerate(ops) if j != i] + [g]
             from .. import functional as F
             r = F.einsum(",".join(others) + "->" + target, *args)
-            if target != sub:
+            if target != uniq:
                 # Letters summed only inside this operand: their gradient is a broadcast.
-                shape = []
-                src = list(target)
-                view = []
-                for c, n in zip(sub, self.shapes[i]):
-                    if c in src:
-                        view.append(n)
+                dims = [size[c] for c in uniq] if repeated else list(self.shapes[i])
+                view = [n if c in target else 1 for c, n in zip(uniq, dims)]
+                r = r.reshape(view).expand(dims)
+            if repeated:
+                from ..creation import eye
+                free = [c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                        if c not in "".join(self.ins) + self.out]
+                renamed, terms, eyes, seen = [], [uniq], [], set()
+                for c in sub:
+                    if c in seen:
+                        f = free.pop()
+                        renamed.append(f)
+                        terms.append(c + f)
+                        eyes.append(eye(size[c], dtype=g.dtype, device=g.device))
                     else:
-                        view.append(1)
-                    shape.append(n)
-                r = r.reshape(view).expand(shape)
+                        renamed.append(c)
+                    seen.add(c)
+                r = F.einsum(",".join(terms) + "->" + "".join(renamed), r, *eyes)
             grads.append(r)
         return tuple(grads)

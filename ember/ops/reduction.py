@@ -118,9 +118,15 @@ class _AmaxAmin(_Reduce):
     def forward(self, a, dim=None, keepdim=False):
         ax = self._setup(a, dim, keepdim)
         if a.size == 0:
-            raise RuntimeError(f"{self.op_name}(): Expected reduction dim to be specified for "
-                               "input.numel() == 0. Specify the reduction dim with the 'dim' "
-                               "argument.")
+            if dim is None or dim == ():
+                raise RuntimeError(f"{self.op_name}(): Expected reduction dim to be specified "
+                                   "for input.numel() == 0. Specify the reduction dim with the "
+                                   "'dim' argument.")
+            # Reducing over non-empty dims of an empty tensor is fine (an empty result).
+            for d in self.dims:
+                if a.shape[d] == 0:
+                    raise IndexError(f"{self.op_name}(): Expected reduction dim {d} to have "
+                                     "non-zero size.")
         out = self.fn(a, axis=ax, keepdims=keepdim)
         self.save_for_backward(a, out)
         return out

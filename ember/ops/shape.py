@@ -90,7 +90,8 @@ class Cat(Primitive):
         start = 0
         for s in self.sizes:
             if s is None:
-                out.append(None)
+                # torch still gives the skipped legacy empty input an (empty) gradient.
+                out.append(g.new_zeros((0,)))
                 continue
             out.append(g.narrow(self.dim, start, s))
             start += s
@@ -200,6 +201,7 @@ class Repeat(Primitive):
         if len(sizes) < a.ndim:
             raise RuntimeError("Number of dimensions of repeat dims can not be smaller than "
                                "number of dimensions of tensor")
+        self.orig_shape = a.shape
         self.in_shape = (1,) * (len(sizes) - a.ndim) + a.shape
         self.sizes = sizes
         return self.xp.tile(a.reshape(self.in_shape), sizes)
@@ -209,4 +211,4 @@ class Repeat(Primitive):
         for r, s in zip(self.sizes, self.in_shape):
             split += [r, s]
         g = g.reshape(split).sum(tuple(range(0, len(split), 2)))
-        return g.reshape(self.in_shape[len(self.in_shape) - len(self.in_shape):])
+        return g.reshape(self.orig_shape)
