@@ -1,0 +1,213 @@
+"""``torch.cuda`` on CuPy: device queries, memory stats, streams and events, seeding.
+
+CuPy is an optional extra (``pip install ember[gpu]``). Without it, or without a GPU,
+``is_available()`` is False and every other function raises a clear error; nothing here is
+imported by ``import ember``.
+"""
+from __future__ import annotations
+
+import contextlib
+
+_STATE = {"cupy": None, "checked": False, "peak": {}}
+
+
+def _cupy():
+    """The cupy module, or a RuntimeError saying how to get it."""
+    if _STATE["cupy"] is None:
+        try:
+            import cupy
+        except ImportError as e:
+            raise RuntimeError("CUDA needs CuPy: pip install 'ember[gpu]' (cupy-cuda13x or "
+                               "cupy-cuda12x)") from e
+        _STATE["cupy"] = cupy
+    return _STATE["cupy"]
+
+
+def is_available() -> bool:
+    """Whether CuPy is installed and sees at least one CUDA device."""
+    try:
+        return _cupy().cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+def device_count() -> int:
+    try:
+        return _cupy().cuda.runtime.getDeviceCount()
+    except Exception:
+        return 0
+
+
+def current_device() -> int:
+    return _cupy().cuda.runtime.getDevice()
+
+
+def set_device(device) -> None:
+    from ..backend.device import device as _device
+    idx = device if isinstance(device, int) else (_device(device).index or 0)
+    _cupy().cuda.runtime.setDevice(idx)
+
+
+def synchronize(device=None) -> None:
+    _cupy().cuda.runtime.deviceSynchronize()
+
+
+def get_device_name(device=None) -> str:
+    cp = _cupy()
+    idx = 0 if device is None else (device if isinstance(device, int) else
+                                    (getattr(device, "index", None) or 0))
+    name = cp.cuda.runtime.getDeviceProperties(idx)["name"]
+    return name.decode() if isinstance(name, bytes) else name
+
+
+def get_device_properties(device=None) -> dict:
+    cp = _cupy()
+    idx = 0 if device is None else (device if isinstance(device, int) else
+                                    (getattr(device, "index", None) or 0))
+    return cp.cuda.runtime.getDeviceProperties(idx)
+
+
+def get_device_capability(device=None) -> tuple:
+    p = get_device_properties(device)
+    return (p["major"], p["minor"])
+
+
+def memory_allocated(device=None) -> int:
+    used = _cupy().get_default_memory_pool().used_bytes()
+    key = current_device()
+    _STATE["peak"][key] = max(_STATE["peak"].get(key, 0), used)
+    return used
+
+
+def max_memory_allocated(device=None) -> int:
+    memory_allocated(device)
+    return _STATE["peak"].get(current_device(), 0)
+
+
+def memory_reserved(device=None) -> int:
+    return _cupy().get_default_memory_pool().total_bytes()
+
+
+def reset_peak_memory_stats(device=None) -> None:
+    _STATE["peak"][current_device()] = memory_allocated(device)
+
+
+def empty_cache() -> None:
+    cp = _cupy()
+    cp.get_default_memory_pool().free_all_blocks()
+    cp.get_default_pinned_memory_pool().free_all_blocks()
+
+
+def manual_seed(seed: int) -> None:
+    _cupy().random.seed(int(seed) & 0xFFFFFFFF)
+
+
+manual_seed_all = manual_seed
+
+
+def _seed_all_if_loaded(seed: int) -> None:
+    if _STATE["cupy"] is not None:
+        manual_seed(seed)
+
+
+def is_initialized() -> bool:
+    return _STATE["cupy"] is not None
+
+
+def init() -> None:
+    _cupy()
+
+
+class Stream:
+    """A CUDA stream (wraps ``cupy.cuda.Stream``)."""
+
+    def __init__(self, device=None, priority: int = 0):
+        self._s = _cupy().cuda.Stream(non_blocking=True)
+
+    def synchronize(self) -> None:
+        self._s.synchronize()
+
+    def wait_stream(self, other: "Stream") -> None:
+        ev = other._s.record()
+        self._s.wait_event(ev)
+
+    def wait_event(self, event: "Event") -> None:
+        self._s.wait_event(event._e)
+
+    def record_event(self, event: "Event | None" = None) -> "Event":
+        event = event or Event()
+        event.record(self)
+        return event
+
+    def query(self) -> bool:
+        return self._s.done
+
+    def __enter__(self):
+        self._s.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._s.__exit__(*exc)
+
+
+class Event:
+    """A CUDA event with timing (wraps ``cupy.cuda.Event``)."""
+
+    def __init__(self, enable_timing: bool = False, blocking: bool = False,
+                 interprocess: bool = False):
+        self._e = _cupy().cuda.Event(block=blocking, disable_timing=not enable_timing)
+
+    def record(self, stream: Stream | None = None) -> None:
+        self._e.record(None if stream is None else stream._s)
+
+    def synchronize(self) -> None:
+        self._e.synchronize()
+
+    def query(self) -> bool:
+        return self._e.done
+
+    def elapsed_time(self, end: "Event") -> float:
+        return _cupy().cuda.get_elapsed_time(self._e, end._e)
+
+    def wait(self, stream: Stream | None = None) -> None:
+        (stream._s if stream else _cupy().cuda.get_current_stream()).wait_event(self._e)
+
+
+def current_stream(device=None) -> Stream:
+    s = Stream.__new__(Stream)
+    s._s = _cupy().cuda.get_current_stream()
+    return s
+
+
+def default_stream(device=None) -> Stream:
+    s = Stream.__new__(Stream)
+    s._s = _cupy().cuda.Stream.null
+    return s
+
+
+@contextlib.contextmanager
+def stream(s: Stream | None):
+    if s is None:
+        yield
+        return
+    with s._s:
+        yield
+
+
+class device:
+    """Context manager that makes ``idx`` the current CUDA device."""
+
+    def __init__(self, idx):
+        from ..backend.device import device as _device
+        self.idx = idx if isinstance(idx, int) else (_device(idx).index or 0)
+
+    def __enter__(self):
+        self.prev = current_device()
+        set_device(self.idx)
+
+    def __exit__(self, *exc):
+        set_device(self.prev)
+
+
+def get_rng_state(device=None):
+    raise NotImplementedError("ember does not implement torch.cuda.get_rng_state yet")
