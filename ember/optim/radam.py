@@ -1,0 +1,119 @@
+"""RAdam: Adam with a rectified adaptive learning rate (Liu et al., 2020)."""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from ..tensor import Tensor
+from .optimizer import (Optimizer, addcmul_sq_, check_hparams, finish_update, lerp_,
+                        new_step_tensor, real_view, step_value, to_scalar, zeros_state)
+
+__all__ = ["RAdam"]
+
+
+class RAdam(Optimizer):
+    """RAdam, like ``torch.optim.RAdam``.
+
+    With ``rho_inf = 2 / (1 - beta2) - 1`` and
+    ``rho_t = rho_inf - 2 t beta2^t / (1 - beta2^t)``: while ``rho_t <= 5`` the step is plain
+    momentum SGD with bias correction, ``p -= lr m / (1 - beta1^t)``; after that it is
+    multiplied by the adaptive term ``sqrt(1 - beta2^t) / (sqrt(v) + eps)`` and the
+    rectification ``sqrt((rho_t-4)(rho_t-2) rho_inf / ((rho_inf-4)(rho_inf-2) rho_t))``.
+
+    Args:
+        params: parameters or parameter groups to optimize.
+        lr: learning rate (default 1e-3).
+        betas: running-average coefficients (default (0.9, 0.999)).
+        eps: denominator term (default 1e-8).
+        weight_decay: weight decay (default 0).
+        decoupled_weight_decay: decay the parameter directly (RAdamW).
+        maximize: maximize the objective.
+        foreach, capturable, differentiable: accepted for compatibility.
+
+    Shape:
+        Parameters of any shape; states ``exp_avg``, ``exp_avg_sq`` have its shape.
+
+    Example:
+        >>> w = ember.tensor([1.0, -2.0], requires_grad=True)
+        >>> opt = ember.optim.RAdam([w])
+        >>> (w * w).sum().backward()
+        >>> opt.step()
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float | Tensor = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0, decoupled_weight_decay: bool = False, *,
+                 foreach: bool | None = None, maximize: bool = False,
+                 capturable: bool = False, differentiable: bool = False) -> None:
+        check_hparams(lr=lr, eps=eps, betas=betas, weight_decay=weight_decay,
+                      differentiable=differentiable)
+        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
+                    "maximize": maximize, "foreach": foreach, "capturable": capturable,
+                    "decoupled_weight_decay": decoupled_weight_decay,
+                    "differentiable": differentiable}
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("foreach", None)
+            group.setdefault("maximize", False)
+            group.setdefault("differentiable", False)
+            group.setdefault("decoupled_weight_decay", False)
+            group.setdefault("capturable", False)
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Perform one optimization step.
+
+        Args:
+            closure: re-evaluates the model and returns the loss (optional).
+        """
+        loss = self._eval_closure(closure)
+        for group in self.param_groups:
+            lr = to_scalar(group["lr"])
+            beta1, beta2 = group["betas"]
+            eps = group["eps"]
+            weight_decay = group["weight_decay"]
+            decoupled = group["decoupled_weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = self._grad_of(p, group["maximize"], 0 if decoupled else weight_decay)
+                state = self.state[p]
+                if len(state) == 0:
+                    state["step"] = new_step_tensor()
+                    state["exp_avg"] = zeros_state(p)
+                    state["exp_avg_sq"] = zeros_state(p)
+                step_t = step_value(state)
+                step_t._data += 1
+                step = float(step_t._data)
+                if weight_decay != 0 and decoupled:
+                    p._data *= 1 - lr * weight_decay
+                param = real_view(p._data)
+                g = real_view(g)
+                exp_avg = real_view(state["exp_avg"]._data)
+                exp_avg_sq = real_view(state["exp_avg_sq"]._data)
+                tmp = self._scratch(param, 2)
+                lerp_(exp_avg, g, 1 - beta1, tmp)
+                exp_avg_sq *= beta2
+                addcmul_sq_(exp_avg_sq, g, 1 - beta2, tmp)
+                bias_correction1 = 1 - beta1 ** step
+                bias_correction2 = 1 - beta2 ** step
+                # tmp = bias-corrected first moment, times lr (torch's evaluation order).
+                np.divide(exp_avg, bias_correction1, out=tmp)
+                tmp *= lr
+                rho_inf = 2 / (1 - beta2) - 1
+                rho_t = rho_inf - 2 * step * (beta2 ** step) / bias_correction2
+                if rho_t > 5.0:
+                    adaptive = self._scratch(param, 3)
+                    np.sqrt(exp_avg_sq, out=adaptive)
+                    adaptive += eps
+                    np.divide(bias_correction2 ** 0.5, adaptive, out=adaptive)
+                    tmp *= adaptive
+                    rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
+                            / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+                    tmp *= rect
+                param -= tmp
+                finish_update(p)
+        return loss
