@@ -177,11 +177,19 @@ class DataLoader:
         return len(self._index_sampler)
 
 
+def _draw_base_seed(loader: DataLoader) -> int:
+    gen = loader.generator or default_generator
+    return int(gen.rng.integers(0, 2 ** 62))
+
+
 class _SingleProcessIter:
     def __init__(self, loader: DataLoader) -> None:
         self._loader = loader
         self._fetcher = loader._make_fetcher()
         self._sampler_iter = None if loader._is_iterable else iter(loader._index_sampler)
+        # Drawn as in the worker iterator so that shuffling sees the same generator stream
+        # with and without workers (torch draws it in both modes too).
+        self._base_seed = _draw_base_seed(loader)
         self._num_yielded = 0
 
     def __iter__(self):
@@ -215,8 +223,7 @@ class _MultiProcessIter:
         self._dead = False
         self._shutdown = False
         self._epoch = 0
-        gen = loader.generator or default_generator
-        base_seed = int(gen.rng.integers(0, 2 ** 62))
+        base_seed = _draw_base_seed(loader)
         self._result_queue = ctx.Queue()
         self._index_queues = []
         self._workers = []
