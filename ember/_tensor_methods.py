@@ -55,7 +55,10 @@ def _fast_binary(cls, ufunc, slow=F._binary):
                 a = self._data
                 b = other._data
                 if a.size < _SMALL and b.size < _SMALL:
-                    r = ufunc(a, b)
+                    try:
+                        r = ufunc(a, b)
+                    except ValueError:  # shapes do not broadcast: raise torch's error
+                        return cls.apply(self, other)
                     if type(r) is not np.ndarray:
                         r = np.asarray(r)
                     return make_tensor(r, self._dtype, _CPU)

@@ -67,8 +67,10 @@ def _infer_dtype(data):
             d = _dt.get_default_dtype()
         elif isinstance(x, complex):
             d = _dt.complex64 if _dt.get_default_dtype() is not _dt.float64 else _dt.complex128
+        elif isinstance(x, str):
+            raise ValueError("too many dimensions 'str'")  # torch's wording
         else:
-            raise TypeError(f"Could not infer dtype of {type(x).__name__}")
+            raise RuntimeError(f"Could not infer dtype of {type(x).__name__}")
         out = d if out is None else _dt.promote_types(out, d)
     return out if out is not None else _dt.get_default_dtype()
 
@@ -240,13 +242,18 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False, ou
     end = end.item() if isinstance(end, Tensor) else end
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
-    # torch fills from both ends to keep symmetry; the values agree to rounding.
+    # torch fills from both ends to keep symmetry. For float32 output the endpoints and the
+    # step are float32 numbers while the products are taken in double (CPU accumulate type);
+    # mirroring that gives torch's exact values (e.g. -2.98e-08 mid-way through [-1, 1]).
+    work = np.float64 if dtype is _dt.float64 or not dtype.is_floating_point else np.float32
+    start, end = work(start), work(end)
     idx = np.arange(steps, dtype=np.float64)
-    step = (end - start) / (steps - 1) if steps > 1 else 0.0
+    step = np.float64((end - start) / work(steps - 1)) if steps > 1 else 0.0
+    start, end = np.float64(start), np.float64(end)
     half = steps // 2
     arr = np.where(idx < half, start + step * idx, end - step * (steps - 1 - idx))
     if steps == 1:
-        arr = np.full(1, start, dtype=np.float64)  # torch gives [start], not [end]
+        arr = np.full(1, start, dtype=work)  # torch gives [start], not [end]
     if not dtype.is_floating_point:
         arr = np.trunc(arr)
     return _finish(arr.astype(dtype.np), dtype, device, requires_grad)

@@ -123,6 +123,7 @@ def div(input, other, *, rounding_mode=None, out=None):
     if rounding_mode == "floor":
         return floor_divide(input, other)
     if rounding_mode == "trunc":
+        _check_int_zero(input, other)
         r = true_divide(input, other)
         ref = input if isinstance(input, Tensor) else other
         if ref._dtype.category < 2 and (not isinstance(other, Tensor) or
@@ -156,12 +157,22 @@ def true_divide(input, other):
 divide = div
 
 
+def _check_int_zero(input, other):
+    # Integer division by zero: NumPy warns and returns 0, torch raises.
+    ti, to = isinstance(input, Tensor), isinstance(other, Tensor)
+    if (ti and input._dtype.category < 2 or not ti and not isinstance(input, float)) and (
+            to and other._dtype.category == 1 and not bool(other._data.all())
+            or not to and type(other) is int and other == 0):
+        raise RuntimeError("ZeroDivisionError")
+
+
 def floor_divide(input, other):
-    r = _binary(FloorDivide, input, other)
-    return r
+    _check_int_zero(input, other)
+    return _binary(FloorDivide, input, other)
 
 
 def remainder(input, other):
+    _check_int_zero(input, other)
     return _binary(Remainder, input, other)
 
 
@@ -464,9 +475,14 @@ def logical_not(input):
     return LogicalNot.apply(input)
 
 
+_FLOAT_WORD = {_dt.float32: "Float", _dt.float64: "Double", _dt.float16: "Half",
+               _dt.bfloat16: "BFloat16"}
+
+
 def _check_int(t, name):
     if t._dtype.category >= 2:
-        raise RuntimeError(f'"{name}_cpu" not implemented for \'{t._dtype.name.title()}\'')
+        word = _FLOAT_WORD.get(t._dtype, t._dtype.name.title())
+        raise NotImplementedError(f'"{name}_cpu" not implemented for \'{word}\'')
 
 
 def bitwise_and(input, other):
@@ -1020,7 +1036,7 @@ def _promote_list(tensors):
 def cat(tensors, dim=0, *, out=None):
     tensors = list(tensors)
     if not tensors:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     return Cat.apply(*_promote_list(tensors), dim=dim)
 
 
@@ -1332,8 +1348,9 @@ def gather(input, dim, index, *, sparse_grad=False):
 
 
 def _check_index_tensor(index, name):
-    if index._dtype is not _dt.int64:
-        raise RuntimeError(f"{name}(): Expected dtype int64 for index")
+    # torch accepts int32 indices here too (since 2.x).
+    if index._dtype is not _dt.int64 and index._dtype is not _dt.int32:
+        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
 
 
 def take_along_dim(input, indices, dim=None):
@@ -1374,8 +1391,8 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
 
 
 def index_select(input, dim, index):
-    if index._dtype.category != 1:
-        raise IndexError("index_select(): Expected dtype int32/int64 for index")
+    if index._dtype is not _dt.int64 and index._dtype is not _dt.int32:
+        raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
     return IndexSelect.apply(input, dim, index)
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .elementwise import sum_to
-from .registry import Primitive, register
+from .registry import Primitive, broadcast_error, register
 
 
 def _matmul_error(a, b):
@@ -37,7 +37,12 @@ class Matmul(Primitive):
         name = _MATMUL_NAMES.get((a.ndim, b.ndim))
         if name is not None:
             self._backward_name = name
-        return self.xp.matmul(a, b)
+        try:
+            return self.xp.matmul(a, b)
+        except ValueError:
+            # Only the batch dims can still disagree here.
+            raise broadcast_error([a.shape[:-2] if a.ndim > 1 else (),
+                                   b.shape[:-2] if b.ndim > 1 else ()]) from None
 
     def backward(self, g):
         a, b = self.saved_tensors

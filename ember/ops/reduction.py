@@ -229,6 +229,14 @@ class _ArgReduce(_NoGrad):
 
     def forward(self, a, dim=None, keepdim=False):
         xp = self.xp
+        if a.size == 0:
+            if dim is None:
+                raise IndexError(f"{self.op_name}(): Expected reduction dim to be specified for "
+                                 "input.numel() == 0.")
+            d = norm_dims(dim, a.ndim)[0] if a.ndim else 0
+            if a.ndim and a.shape[d] == 0:
+                raise IndexError(f"{self.op_name}(): Expected reduction dim {d} to have non-zero "
+                                 "size.")
         if dim is None:
             r = self.fn(xp, a.reshape(-1), 0)
             return xp.asarray(r).reshape((1,) * a.ndim if keepdim else ())

@@ -177,6 +177,27 @@ def _edge(t):
     return None
 
 
+def broadcast_error(shapes) -> RuntimeError:
+    """torch's error for shapes that do not broadcast, naming both offending shapes."""
+    shapes = [tuple(s) for s in shapes]
+    n = max((len(s) for s in shapes), default=0)
+    # torch checks from the last dim backwards and reports the first conflict it meets.
+    for d in range(n - 1, -1, -1):
+        seen = None
+        for s in shapes:
+            k = d - (n - len(s))
+            if k < 0 or s[k] == 1:
+                continue
+            if seen is None:
+                seen = s
+            elif s[k] != seen[d - (n - len(seen))]:
+                return RuntimeError(
+                    f"The size of tensor a ({seen[d - (n - len(seen))]}) must match the size of "
+                    f"tensor b ({s[k]}) at non-singleton dimension {d} (shapes {list(seen)} and "
+                    f"{list(s)})")
+    return RuntimeError(f"shapes {[list(s) for s in shapes]} cannot be broadcast together")
+
+
 def _device_error(a, b):
     return RuntimeError("Expected all tensors to be on the same device, but found at least two "
                         f"devices, {a} and {b}!")
@@ -225,7 +246,13 @@ class Primitive(Node):
         if dev is not None and dev.type != "cpu":
             from ..backend.device import get_xp
             ctx.xp = get_xp(dev)
-        out = ctx.forward(*arrays, **kwargs)
+        try:
+            out = ctx.forward(*arrays, **kwargs)
+        except ValueError as e:
+            # NumPy reports a broadcasting failure as ValueError; torch raises RuntimeError.
+            if "broadcast" not in str(e):
+                raise
+            raise broadcast_error([getattr(x, "shape", ()) for x in arrays]) from None
         if need_grad:
             need_grad = GRAD_MODE.enabled
         if type(out) is tuple:

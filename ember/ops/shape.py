@@ -80,7 +80,7 @@ class Cat(Primitive):
                     raise RuntimeError(
                         f"Sizes of tensors must match except in dimension {d}. Expected size "
                         f"{ref.shape[k]} but got size {a.shape[k]} for tensor number {i} in "
-                        "the list.")
+                        f"the list (shapes {list(ref.shape)} and {list(a.shape)}).")
             self.sizes.append(a.shape[d])
             kept.append(a)
         return self.xp.concatenate(kept, axis=d)
