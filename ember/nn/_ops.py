@@ -1,0 +1,816 @@
+"""Fused primitives of ember.nn: linear, convolution, pooling, softmax, losses, normalisation.
+
+Each one is a single autograd node so that the hot paths of a training step (an MLP or a small
+CNN) cost one Python-level node per layer. Backward passes compute on raw arrays when no graph
+is being recorded (the usual ``loss.backward()``) and fall back to ember ops when
+``create_graph=True`` so that gradients of gradients keep working.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ops import registry as _reg
+from ..ops.registry import GRAD_MODE, Primitive, register
+
+
+def _wrap(arr, like):
+    """A Tensor around ``arr`` with the dtype/device of the Tensor ``like``."""
+    if arr.dtype != like._data.dtype:
+        arr = arr.astype(like._data.dtype)
+    return _reg.make_tensor(arr, like._dtype, like._device)
+
+
+def _strided(xp, a, shape, strides):
+    return xp.lib.stride_tricks.as_strided(a, shape=shape, strides=strides)
+
+
+def _composite_grad(fn, inputs, needs, g):
+    """Gradients of ``fn(*inputs)`` with a graph (for double backward through a fused node).
+
+    The saved inputs are the original graph tensors, so the result stays connected to their
+    history; retain_graph keeps the outer backward's saved values alive.
+    """
+    from ..autograd import grad as _grad
+    from ..autograd.grad_mode import enable_grad
+    with enable_grad():
+        out = fn(*inputs)
+        targets = [t for t, n in zip(inputs, needs) if n and t is not None]
+        res = _grad([out], targets, [g], retain_graph=True, create_graph=True,
+                    allow_unused=True)
+    it = iter(res)
+    return tuple(next(it) if (n and t is not None) else None for t, n in zip(inputs, needs))
+
+
+# ---------------------------------------------------------------------------------- linear
+@register("linear")
+class LinearOp(Primitive):
+    """``x @ weight.T + bias`` as one node."""
+
+    def forward(self, x, w, b=None):
+        self.save_for_backward(x, w)
+        out = x @ w.T
+        if b is not None:
+            out += b
+        return out
+
+    def backward(self, g):
+        x, w = self.saved_tensors
+        need = self.needs_input_grad
+        nb = len(need) > 2 and need[2]
+        if GRAD_MODE.enabled:
+            gx = g.matmul(w) if need[0] else None
+            g2 = g.reshape(-1, g.shape[-1])
+            gw = g2.t().matmul(x.reshape(-1, x.shape[-1])) if need[1] else None
+            return gx, gw, (g2.sum(0) if nb else None)
+        ga = g._data
+        gx = _wrap(ga @ w._data, x) if need[0] else None
+        g2 = ga.reshape(-1, ga.shape[-1])
+        gw = _wrap(g2.T @ x._data.reshape(-1, x._data.shape[-1]), w) if need[1] else None
+        gb = _wrap(g2.sum(0), w) if nb else None
+        return gx, gw, gb
+
+
+# ------------------------------------------------------------------------- softmax family
+@register("softmax")
+class SoftmaxOp(Primitive):
+    """softmax along ``dim``; backward ``y * (g - sum(g * y))``."""
+
+    def forward(self, x, dim):
+        xp = self.xp
+        self.dim = dim
+        e = xp.exp(x - x.max(axis=dim, keepdims=True))
+        e /= e.sum(axis=dim, keepdims=True)
+        self.save_for_backward(e)
+        return e
+
+    def backward(self, g):
+        (y,) = self.saved_tensors
+        d = self.dim
+        if GRAD_MODE.enabled:
+            return y * (g - (g * y).sum(d, keepdim=True))
+        ya = y._data
+        gy = g._data * ya
+        return _wrap(gy - ya * gy.sum(axis=d, keepdims=True), y)
+
+
+@register("log_softmax")
+class LogSoftmaxOp(Primitive):
+    """log_softmax along ``dim``; backward ``g - exp(y) * sum(g)``."""
+
+    def forward(self, x, dim):
+        xp = self.xp
+        self.dim = dim
+        z = x - x.max(axis=dim, keepdims=True)
+        z -= xp.log(xp.exp(z).sum(axis=dim, keepdims=True))
+        self.save_for_backward(z)
+        return z
+
+    def backward(self, g):
+        (y,) = self.saved_tensors
+        d = self.dim
+        if GRAD_MODE.enabled:
+            return g - y.exp() * g.sum(d, keepdim=True)
+        ga = g._data
+        return _wrap(ga - self.xp.exp(y._data) * ga.sum(axis=d, keepdims=True), y)
+
+
+# ------------------------------------------------------------------------------- losses
+def _to_rows(a, n_cls_dim_present=True):
+    """(N, C, d1, ...) -> (M, C); (C,) -> (1, C)."""
+    if a.ndim == 1:
+        return a[None]
+    if a.ndim == 2:
+        return a
+    return np.moveaxis(a, 1, -1).reshape(-1, a.shape[1])
+
+
+def _from_rows(a2, shape):
+    if len(shape) == 1:
+        return a2[0]
+    if len(shape) == 2:
+        return a2
+    c = a2.shape[1]
+    return np.moveaxis(a2.reshape((shape[0],) + tuple(shape[2:]) + (c,)), -1, 1)
+
+
+def _nll_weights(xp, t2, weight, ignore_index, n_cls):
+    valid = t2 != ignore_index
+    ts = xp.where(valid, t2, 0)
+    if ts.size and (int(ts.min()) < 0 or int(ts.max()) >= n_cls):
+        bad = int(ts.max()) if int(ts.max()) >= n_cls else int(ts.min())
+        raise IndexError(f"Target {bad} is out of bounds.")
+    if weight is not None:
+        wt = weight[ts] * valid
+    else:
+        wt = valid.astype(np.float64)
+    return ts, valid, wt
+
+
+def _reduce_rows(loss_rows, reduction, denom, tshape):
+    if reduction == "none":
+        return loss_rows.reshape(tshape)
+    s = loss_rows.sum()
+    return s / denom if reduction == "mean" else s
+
+
+@register("cross_entropy")
+class CrossEntropyOp(Primitive):
+    """log_softmax + nll (+ label smoothing) over class indices, as one node.
+
+    With ``a_i`` the weight of row i's target term and ``b_i`` that of the smoothing term, the
+    input gradient of row i is ``p_i * (a_i + b_i * sum(w)) - a_i * onehot(t_i) - b_i * w``.
+    """
+
+    def forward(self, x, target, weight=None, ignore_index=-100, reduction="mean",
+                label_smoothing=0.0):
+        xp = self.xp
+        self.shape = x.shape
+        n_cls = x.shape[1] if x.ndim >= 2 else x.shape[0]
+        x2 = _to_rows(x)
+        t2 = target.reshape(-1)
+        m = len(t2)
+        z = x2 - x2.max(axis=1, keepdims=True)
+        ez = xp.exp(z)
+        se = ez.sum(axis=1, keepdims=True)
+        logp = z - xp.log(se)
+        ts, valid, wt = _nll_weights(xp, t2, weight, ignore_index, n_cls)
+        rows = xp.arange(m)
+        nll = -logp[rows, ts] * wt
+        ls = float(label_smoothing)
+        if reduction == "mean":
+            denom = wt.sum()
+            a = wt * ((1 - ls) / denom)
+        else:
+            denom = 1.0
+            a = wt * (1 - ls)
+        loss = _reduce_rows(nll, reduction, denom, target.shape) * (1 - ls)
+        b = None
+        if ls > 0:
+            wvec = weight if weight is not None else xp.ones(n_cls, dtype=x.dtype)
+            smooth = -(logp * wvec).sum(axis=1) * valid
+            if reduction == "mean":
+                sden = denom if weight is not None else valid.sum()
+            else:
+                sden = 1.0
+            b = valid * (ls / n_cls / sden)
+            loss = loss + _reduce_rows(smooth, reduction, sden, target.shape) * (ls / n_cls)
+            self.wvec = wvec
+        self.coef = (a, b, ts, rows)
+        self.reduction = reduction
+        ez /= se
+        self.p = ez
+        self.save_for_backward(x)
+        return xp.asarray(loss, dtype=x.dtype)
+
+    def backward(self, g):
+        (x,) = self.saved_tensors
+        a, b, ts, rows = self.coef
+        xp = self.xp
+        dt = x._data.dtype
+        rowc = a if b is None else a + b * self.wvec.sum()
+        tmat = xp.zeros(self.p.shape, dtype=dt)
+        tmat[rows, ts] = a
+        if b is not None:
+            tmat += b[:, None] * self.wvec[None, :]
+        rowc = rowc.astype(dt)
+        if GRAD_MODE.enabled:
+            from .functional import softmax
+            p = softmax(x, 1 if x.ndim >= 2 else 0)
+            rc = _wrap(_from_rows(xp.broadcast_to(rowc[:, None], tmat.shape), self.shape), x)
+            tm = _wrap(xp.ascontiguousarray(_from_rows(tmat, self.shape)), x)
+            gx = p * rc - tm
+            if self.reduction == "none":
+                gx = gx * (g.unsqueeze(1) if x.ndim >= 2 else g)
+            else:
+                gx = gx * g
+            return gx, None, None
+        ga = g._data
+        d2 = self.p * rowc[:, None]
+        d2 -= tmat
+        if self.reduction == "none":
+            d2 *= ga.reshape(-1, 1)
+        else:
+            d2 *= ga
+        return _wrap(xp.ascontiguousarray(_from_rows(d2, self.shape)), x), None, None
+
+
+@register("nll_loss")
+class NllLossOp(Primitive):
+    """Negative log-likelihood of class indices (weight, ignore_index, reduction)."""
+
+    def forward(self, x, target, weight=None, ignore_index=-100, reduction="mean"):
+        xp = self.xp
+        self.shape = x.shape
+        n_cls = x.shape[1] if x.ndim >= 2 else x.shape[0]
+        x2 = _to_rows(x)
+        t2 = target.reshape(-1)
+        ts, valid, wt = _nll_weights(xp, t2, weight, ignore_index, n_cls)
+        rows = xp.arange(len(t2))
+        nll = -x2[rows, ts] * wt
+        denom = wt.sum() if reduction == "mean" else 1.0
+        a = wt / denom
+        tmat = xp.zeros(x2.shape, dtype=x.dtype)
+        tmat[rows, ts] = -a
+        self.tmat = xp.ascontiguousarray(_from_rows(tmat, x.shape))
+        self.reduction = reduction
+        self.tdim = x.ndim >= 2
+        return xp.asarray(_reduce_rows(nll, reduction, denom, target.shape), dtype=x.dtype)
+
+    def backward(self, g):
+        tm = _reg.make_tensor(self.tmat, g._dtype, g._device)
+        if self.reduction == "none" and self.tdim:
+            g = g.unsqueeze(1)
+        if GRAD_MODE.enabled:
+            return tm * g, None, None
+        return _wrap(self.tmat * g._data, g), None, None
+
+
+# ------------------------------------------------------------------------- convolution
+def _out_len(n, k, s, p, d):
+    return (n + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def _pad2(xp, x, ph, pw, value=0.0, extra_h=0, extra_w=0):
+    if not (ph or pw or extra_h or extra_w):
+        return x
+    n, c, h, w = x.shape
+    out = xp.full((n, c, h + 2 * ph + extra_h, w + 2 * pw + extra_w), value, dtype=x.dtype)
+    out[:, :, ph:ph + h, pw:pw + w] = x
+    return out
+
+
+def _im2col(xp, x, kh, kw, stride, padding, dilation):
+    """(N, C, H, W) -> columns (N, C*kh*kw, Ho*Wo), rows ordered like weight.reshape(O, -1).
+
+    The window view is built with stride tricks; the one reshape is the only copy, and its
+    layout makes ``W @ cols`` land directly in NCHW order (no transpose afterwards).
+    """
+    sh, sw = stride
+    ph, pw = padding
+    dh, dw = dilation
+    x = _pad2(xp, x, ph, pw)
+    n, c, h, w = x.shape
+    ho = (h - dh * (kh - 1) - 1) // sh + 1
+    wo = (w - dw * (kw - 1) - 1) // sw + 1
+    s0, s1, s2, s3 = x.strides
+    v = _strided(xp, x, (n, c, kh, kw, ho, wo), (s0, s1, s2 * dh, s3 * dw, s2 * sh, s3 * sw))
+    return v.reshape(n, c * kh * kw, ho * wo), ho, wo
+
+
+def _conv_fwd(xp, x, w, b, stride, padding, dilation, groups):
+    o, cg, kh, kw = w.shape
+    n = x.shape[0]
+    cols, ho, wo = _im2col(xp, x, kh, kw, stride, padding, dilation)
+    k = cg * kh * kw
+    if groups == 1:
+        out = xp.matmul(w.reshape(o, k), cols)
+    else:
+        out = xp.matmul(w.reshape(groups, o // groups, k),
+                        cols.reshape(n, groups, k, ho * wo)).reshape(n, o, ho * wo)
+    if b is not None:
+        out += b[:, None]
+    return out.reshape(n, o, ho, wo), cols
+
+
+def _col2im(xp, gc, x_hw, kh, kw, stride, padding, dilation):
+    """Adjoint of _im2col: gc (N, C, kh, kw, Ho, Wo) summed back into (N, C, H, W)."""
+    n, c = gc.shape[:2]
+    ho, wo = gc.shape[4:]
+    sh, sw = stride
+    ph, pw = padding
+    dh, dw = dilation
+    h, w = x_hw
+    hp = max(h + 2 * ph, dh * (kh - 1) + sh * (ho - 1) + 1)
+    wp = max(w + 2 * pw, dw * (kw - 1) + sw * (wo - 1) + 1)
+    dx = xp.zeros((n, c, hp, wp), dtype=gc.dtype)
+    for i in range(kh):
+        r0 = i * dh
+        for j in range(kw):
+            c0 = j * dw
+            dx[:, :, r0:r0 + sh * (ho - 1) + 1:sh, c0:c0 + sw * (wo - 1) + 1:sw] += gc[:, :, i, j]
+    if hp == h and wp == w:
+        return dx
+    return xp.ascontiguousarray(dx[:, :, ph:ph + h, pw:pw + w])
+
+
+def _conv_input_grad(xp, g, w, x_hw, stride, padding, dilation, groups):
+    """Gradient of conv2d w.r.t. its input (= conv_transpose2d of ``g`` with ``w``)."""
+    o, cg, kh, kw = w.shape
+    n, _, ho, wo = g.shape
+    k = cg * kh * kw
+    if groups == 1:
+        gc = xp.matmul(w.reshape(o, k).T, g.reshape(n, o, ho * wo))
+    else:
+        wm = w.reshape(groups, o // groups, k).transpose(0, 2, 1)
+        gc = xp.matmul(wm, g.reshape(n, groups, o // groups, ho * wo))
+    gc = gc.reshape(n, cg * groups, kh, kw, ho, wo)
+    return _col2im(xp, gc, x_hw, kh, kw, stride, padding, dilation)
+
+
+def _conv_weight_grad(xp, x, g, wshape, stride, padding, dilation, groups, cols=None):
+    o, cg, kh, kw = wshape
+    n, _, ho, wo = g.shape
+    if cols is None:
+        cols = _im2col(xp, x, kh, kw, stride, padding, dilation)[0]
+    k = cg * kh * kw
+    if groups == 1:
+        gw = xp.matmul(g.reshape(n, o, ho * wo), cols.transpose(0, 2, 1)).sum(0)
+    else:
+        g4 = g.reshape(n, groups, o // groups, ho * wo)
+        c4 = cols.reshape(n, groups, k, ho * wo).transpose(0, 1, 3, 2)
+        gw = xp.matmul(g4, c4).sum(0)
+    return gw.reshape(wshape)
+
+
+@register("conv2d")
+class Conv2dOp(Primitive):
+    """2-D convolution by im2col + GEMM (zero padding; other modes pad first)."""
+
+    def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+        self.cfg = (stride, padding, dilation, groups)
+        self.x_hw = x.shape[2:]
+        out, cols = _conv_fwd(self.xp, x, w, b, stride, padding, dilation, groups)
+        self.cols = cols
+        self.save_for_backward(x, w)
+        return out
+
+    def _release(self):
+        self.cols = None
+        super()._release()
+
+    def backward(self, g):
+        x, w = self.saved_tensors
+        need = self.needs_input_grad
+        st, pd, dl, gr = self.cfg
+        gx = gw = gb = None
+        if GRAD_MODE.enabled:
+            if need[0]:
+                gx = ConvTranspose2dOp.apply(g, w, None, st, pd, dl, gr, self.x_hw)
+            if need[1]:
+                gw = Conv2dWeightOp.apply(x, g, tuple(w.shape), st, pd, dl, gr)
+            if len(need) > 2 and need[2]:
+                gb = g.sum((0, 2, 3))
+            return gx, gw, gb
+        xp = self.xp
+        ga = g._data
+        if need[0]:
+            gx = _wrap(_conv_input_grad(xp, ga, w._data, self.x_hw, st, pd, dl, gr), x)
+        if need[1]:
+            gw = _wrap(_conv_weight_grad(xp, x._data, ga, w._data.shape, st, pd, dl, gr,
+                                         self.cols), w)
+        if len(need) > 2 and need[2]:
+            gb = _wrap(ga.sum((0, 2, 3)), w)
+        return gx, gw, gb
+
+
+@register("conv_transpose2d")
+class ConvTranspose2dOp(Primitive):
+    """Transposed convolution (the input-gradient of conv2d); weight (Cin, Cout/groups, kh, kw).
+
+    ``out_hw`` is the spatial output size (it fixes output_padding).
+    """
+
+    def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
+                out_hw=None):
+        self.cfg = (stride, padding, dilation, groups)
+        self.save_for_backward(x, w)
+        out = _conv_input_grad(self.xp, x, w, out_hw, stride, padding, dilation, groups)
+        if b is not None:
+            out += b[:, None, None]
+        return out
+
+    def backward(self, g):
+        x, w = self.saved_tensors
+        need = self.needs_input_grad
+        st, pd, dl, gr = self.cfg
+        gx = gw = gb = None
+        if need[0]:
+            gx = Conv2dOp.apply(g, w, None, st, pd, dl, gr)
+        if need[1]:
+            # <convT(x, w), g> = <conv2d(g, w), x>, whose weight-gradient is gw(g, x).
+            gw = Conv2dWeightOp.apply(g, x, tuple(w.shape), st, pd, dl, gr)
+        if len(need) > 2 and need[2]:
+            gb = g.sum((0, 2, 3))
+        return gx, gw, gb
+
+
+@register("conv2d_weight")
+class Conv2dWeightOp(Primitive):
+    """Gradient of conv2d w.r.t. its weight, given the input ``x`` and output-gradient ``g``."""
+
+    def forward(self, x, g, wshape, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+        self.cfg = (stride, padding, dilation, groups)
+        self.x_hw = x.shape[2:]
+        self.save_for_backward(x, g)
+        return _conv_weight_grad(self.xp, x, g, wshape, stride, padding, dilation, groups)
+
+    def backward(self, v):
+        x, g = self.saved_tensors
+        need = self.needs_input_grad
+        st, pd, dl, gr = self.cfg
+        gx = ConvTranspose2dOp.apply(g, v, None, st, pd, dl, gr, self.x_hw) if need[0] else None
+        gg = Conv2dOp.apply(x, v, None, st, pd, dl, gr) if need[1] else None
+        return gx, gg
+
+
+# ------------------------------------------------------------------------------ pooling
+def _pool_geometry(h, k, s, p, d, ceil_mode):
+    if ceil_mode:
+        o = -(-(h + 2 * p - d * (k - 1) - 1) // s) + 1
+        # The last window must start inside the input or the left padding (torch's rule).
+        if (o - 1) * s >= h + p:
+            o -= 1
+    else:
+        o = (h + 2 * p - d * (k - 1) - 1) // s + 1
+    extra = max(0, (o - 1) * s + d * (k - 1) + 1 - (h + 2 * p))
+    return o, extra
+
+
+def _windows(xp, xpad, kh, kw, stride, dilation, ho, wo):
+    """The kh*kw strided views (N, C, Ho, Wo), one per kernel offset."""
+    sh, sw = stride
+    dh, dw = dilation
+    for i in range(kh):
+        for j in range(kw):
+            r0 = i * dh
+            c0 = j * dw
+            yield i, j, xpad[:, :, r0:r0 + sh * (ho - 1) + 1:sh, c0:c0 + sw * (wo - 1) + 1:sw]
+
+
+@register("max_pool2d")
+class MaxPool2dOp(Primitive):
+    """2-D max pooling; with ``return_indices`` also the flat (H*W) index of each maximum."""
+
+    def forward(self, x, kernel, stride, padding, dilation, ceil_mode=False,
+                return_indices=False):
+        xp = self.xp
+        kh, kw = kernel
+        h, w = x.shape[2:]
+        ho, eh = _pool_geometry(h, kh, stride[0], padding[0], dilation[0], ceil_mode)
+        wo, ew = _pool_geometry(w, kw, stride[1], padding[1], dilation[1], ceil_mode)
+        xpad = _pad2(xp, x, padding[0], padding[1], -np.inf, eh, ew)
+        cur = None
+        arg = None
+        for i, j, v in _windows(xp, xpad, kh, kw, stride, dilation, ho, wo):
+            if cur is None:
+                cur = v.copy()
+                arg = xp.zeros(cur.shape, dtype=np.int32)
+                continue
+            # Strict '>' keeps the first maximum, as torch does; NaN wins like in torch.
+            m = (v > cur) | xp.isnan(v)
+            xp.copyto(cur, v, where=m)
+            xp.copyto(arg, i * kw + j, where=m)
+        self.arg = arg
+        self.geom = (kernel, stride, padding, dilation, (h, w), (eh, ew))
+        self.like_shape = x.shape
+        if not return_indices:
+            return cur
+        return cur, self._flat_indices(xp, ho, wo)
+
+    def _flat_indices(self, xp, ho, wo):
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw), (h, w), _ = self.geom
+        rows = (xp.arange(ho) * sh - ph)[:, None] + (self.arg // kw) * dh
+        cols = (xp.arange(wo) * sw - pw)[None, :] + (self.arg % kw) * dw
+        return (rows * w + cols).astype(np.int64)
+
+    def _non_diff_outputs(self):
+        return (1,)
+
+    def backward(self, g, gi=None):
+        (kh, kw), st, (ph, pw), dl, (h, w), (eh, ew) = self.geom
+        xp = self.xp
+        n, c, ho, wo = g.shape
+        if GRAD_MODE.enabled:
+            idx = self._flat_indices(xp, ho, wo)
+            base = (xp.arange(n * c) * (h * w)).reshape(n, c, 1, 1)
+            flat = _reg.make_tensor((idx + base).reshape(-1), _int64(), g._device)
+            z = g.new_zeros((n * c * h * w,))
+            return z.index_add(0, flat, g.reshape(-1)).reshape(n, c, h, w)
+        ga = g._data
+        dx = xp.zeros((n, c, h + 2 * ph + eh, w + 2 * pw + ew), dtype=ga.dtype)
+        for i, j, v in _windows(xp, dx, kh, kw, st, dl, ho, wo):
+            v += ga * (self.arg == i * kw + j)
+        if ph or pw or eh or ew:
+            dx = xp.ascontiguousarray(dx[:, :, ph:ph + h, pw:pw + w])
+        return _wrap(dx, g)
+
+
+def _int64():
+    from ..backend import dtypes as _dt
+    return _dt.int64
+
+
+@register("avg_pool2d")
+class AvgPool2dOp(Primitive):
+    """2-D average pooling (count_include_pad, ceil_mode, divisor_override)."""
+
+    def forward(self, x, kernel, stride, padding, ceil_mode=False, count_include_pad=True,
+                divisor_override=None):
+        xp = self.xp
+        kh, kw = kernel
+        h, w = x.shape[2:]
+        ph, pw = padding
+        ho, eh = _pool_geometry(h, kh, stride[0], ph, 1, ceil_mode)
+        wo, ew = _pool_geometry(w, kw, stride[1], pw, 1, ceil_mode)
+        xpad = _pad2(xp, x, ph, pw, 0.0, eh, ew)
+        out = None
+        for _, _, v in _windows(xp, xpad, kh, kw, stride, (1, 1), ho, wo):
+            out = v.copy() if out is None else out.__iadd__(v)
+        if divisor_override:
+            div = xp.asarray(float(divisor_override), dtype=x.dtype)
+        else:
+            # Divisor per window: its size clipped to the padded input (count_include_pad)
+            # or to the real input, as torch counts it.
+            def span(o, k, s, p, n):
+                start = xp.arange(o) * s - p
+                end = xp.minimum(start + k, n + p)
+                size_pad = end - start
+                size_in = xp.minimum(end, n) - xp.maximum(start, 0)
+                return size_pad if count_include_pad else size_in
+            div = (span(ho, kh, stride[0], ph, h)[:, None]
+                   * span(wo, kw, stride[1], pw, w)[None, :]).astype(x.dtype)
+        out /= div
+        self.div = div
+        self.geom = (kernel, stride, padding, (h, w), (eh, ew))
+        return out
+
+    def backward(self, g):
+        (kh, kw), st, (ph, pw), (h, w), (eh, ew) = self.geom
+        xp = self.xp
+        n, c, ho, wo = g.shape
+        if GRAD_MODE.enabled:
+            gd = g / _reg.make_tensor(xp.asarray(self.div), g._dtype, g._device)
+            ones = g.new_ones((1, 1, kh, kw))
+            gx = ConvTranspose2dOp.apply(gd.reshape(n * c, 1, ho, wo), ones, None, st,
+                                         (ph, pw), (1, 1), 1, (h + eh, w + ew))
+            gx = gx.reshape(n, c, h + eh, w + ew)
+            if eh or ew:
+                gx = gx[:, :, :h, :w]
+            return gx
+        gd = g._data / self.div
+        dx = xp.zeros((n, c, h + 2 * ph + eh, w + 2 * pw + ew), dtype=gd.dtype)
+        for _, _, v in _windows(xp, dx, kh, kw, st, (1, 1), ho, wo):
+            v += gd
+        if ph or pw or eh or ew:
+            dx = xp.ascontiguousarray(dx[:, :, ph:ph + h, pw:pw + w])
+        return _wrap(dx, g)
+
+
+# ------------------------------------------------------------------------ normalisation
+def _bn_composite(x, w, b, mean_axes, eps):
+    mean = x.mean(mean_axes, keepdim=True)
+    var = ((x - mean) ** 2).mean(mean_axes, keepdim=True)
+    y = (x - mean) / (var + eps).sqrt()
+    shape = [1] * x.ndim
+    shape[1] = x.shape[1]
+    if w is not None:
+        y = y * w.reshape(shape)
+    if b is not None:
+        y = y + b.reshape(shape)
+    return y
+
+
+@register("batch_norm")
+class BatchNormOp(Primitive):
+    """Batch normalisation over all dims but 1; updates running stats in place when training."""
+
+    def forward(self, x, w=None, b=None, running_mean=None, running_var=None, training=True,
+                momentum=0.1, eps=1e-5):
+        xp = self.xp
+        axes = (0,) + tuple(range(2, x.ndim))
+        shape = [1] * x.ndim
+        shape[1] = x.shape[1]
+        self.axes = axes
+        self.bshape = tuple(shape)
+        self.training = training
+        self.eps = eps
+        if training:
+            n = x.size // x.shape[1]
+            if n <= 1:
+                raise ValueError("Expected more than 1 value per channel when training, got "
+                                 f"input size {list(x.shape)}")
+            mean = x.mean(axis=axes)
+            xc = x - mean.reshape(shape)
+            var = (xc * xc).mean(axis=axes)
+            if running_mean is not None:
+                running_mean *= (1 - momentum)
+                running_mean += momentum * mean.astype(running_mean.dtype)
+            if running_var is not None:
+                running_var *= (1 - momentum)
+                running_var += momentum * (var * (n / (n - 1))).astype(running_var.dtype)
+        else:
+            mean = running_mean.astype(x.dtype)
+            var = running_var.astype(x.dtype)
+            xc = x - mean.reshape(shape)
+        invstd = (1.0 / xp.sqrt(var + eps)).astype(x.dtype)
+        xhat = xc * invstd.reshape(shape)
+        self.invstd = invstd
+        self.xhat = xhat
+        out = xhat * w.reshape(shape) if w is not None else xhat.copy()
+        if b is not None:
+            out += b.reshape(shape)
+        self.save_for_backward(x, w, b)
+        return out
+
+    def _release(self):
+        self.xhat = None
+        super()._release()
+
+    def backward(self, g):
+        x, w, b = self.saved_tensors
+        need = self.needs_input_grad + (False,) * 3
+        axes = self.axes
+        shape = self.bshape
+        if GRAD_MODE.enabled:
+            if self.training:
+                return _composite_grad(lambda x_, w_, b_: _bn_composite(x_, w_, b_, axes,
+                                                                         self.eps),
+                                       (x, w, b), need[:3], g)
+            inv = _reg.make_tensor(self.invstd, x._dtype, x._device).reshape(shape)
+            xh = _reg.make_tensor(self.xhat, x._dtype, x._device)
+            gx = g * inv * (w.reshape(shape) if w is not None else 1.0)
+            gw = (g * xh).sum(axes) if need[1] else None
+            gb = g.sum(axes) if need[2] else None
+            return gx, gw, gb
+        ga = g._data
+        xhat = self.xhat
+        gw = (ga * xhat).sum(axis=axes)
+        gb = ga.sum(axis=axes)
+        gx = None
+        if need[0]:
+            scale = self.invstd if w is None else self.invstd * w._data
+            if self.training:
+                n = ga.size // ga.shape[1]
+                gx = ga - (gb / n).reshape(shape)
+                gx -= xhat * (gw / n).reshape(shape)
+                gx *= scale.reshape(shape)
+            else:
+                gx = ga * scale.reshape(shape)
+            gx = _wrap(gx, x)
+        return (gx, _wrap(gw, w) if need[1] else None, _wrap(gb, b) if need[2] else None)
+
+
+def _ln_composite(x, w, b, axes, eps):
+    mean = x.mean(axes, keepdim=True)
+    var = ((x - mean) ** 2).mean(axes, keepdim=True)
+    y = (x - mean) / (var + eps).sqrt()
+    if w is not None:
+        y = y * w
+    if b is not None:
+        y = y + b
+    return y
+
+
+@register("layer_norm")
+class LayerNormOp(Primitive):
+    """Layer normalisation over the trailing ``len(normalized_shape)`` dims."""
+
+    def forward(self, x, w=None, b=None, nd=1, eps=1e-5):
+        xp = self.xp
+        axes = tuple(range(x.ndim - nd, x.ndim))
+        self.axes = axes
+        self.eps = eps
+        mean = x.mean(axis=axes, keepdims=True)
+        xc = x - mean
+        var = (xc * xc).mean(axis=axes, keepdims=True)
+        invstd = (1.0 / xp.sqrt(var + eps)).astype(x.dtype)
+        xhat = xc * invstd
+        self.invstd = invstd
+        self.xhat = xhat
+        out = xhat * w if w is not None else xhat.copy()
+        if b is not None:
+            out += b
+        self.save_for_backward(x, w, b)
+        return out
+
+    def _release(self):
+        self.xhat = None
+        super()._release()
+
+    def backward(self, g):
+        x, w, b = self.saved_tensors
+        need = self.needs_input_grad + (False,) * 3
+        axes = self.axes
+        if GRAD_MODE.enabled:
+            return _composite_grad(lambda x_, w_, b_: _ln_composite(x_, w_, b_, axes, self.eps),
+                                   (x, w, b), need[:3], g)
+        ga = g._data
+        xhat = self.xhat
+        lead = tuple(range(ga.ndim - len(axes)))
+        gw = _wrap((ga * xhat).sum(axis=lead), w) if need[1] else None
+        gb = _wrap(ga.sum(axis=lead), b) if need[2] else None
+        gx = None
+        if need[0]:
+            gh = ga * w._data if w is not None else ga
+            n = 1
+            for a in axes:
+                n *= ga.shape[a]
+            gx = gh - gh.mean(axis=axes, keepdims=True)
+            gx -= xhat * (gh * xhat).mean(axis=axes, keepdims=True)
+            gx *= self.invstd
+            gx = _wrap(gx, x)
+        return gx, gw, gb
+
+
+# ----------------------------------------------------------------------- dropout, embedding
+@register("dropout")
+class DropoutOp(Primitive):
+    """``x * mask`` with a precomputed (already scaled) mask array."""
+
+    def forward(self, x, mask):
+        self.mask = mask
+        return x * mask
+
+    def backward(self, g):
+        m = self.mask
+        if GRAD_MODE.enabled:
+            return g * _reg.make_tensor(m, g._dtype, g._device), None
+        return _wrap(g._data * m, g), None
+
+
+@register("embedding")
+class EmbeddingOp(Primitive):
+    """Row lookup ``weight[indices]``; rows at ``padding_idx`` get no gradient."""
+
+    def forward(self, idx, w, padding_idx=None):
+        n = w.shape[0]
+        if idx.size and (int(idx.min()) < -n or int(idx.max()) >= n):
+            raise IndexError("index out of range in self")
+        self.idx = idx
+        self.n = n
+        self.padding_idx = padding_idx
+        self.wshape = w.shape
+        return w[idx]
+
+    def backward(self, g):
+        xp = self.xp
+        flat = self.idx.reshape(-1) % self.n
+        d = self.wshape[1]
+        if GRAD_MODE.enabled:
+            it = _reg.make_tensor(flat, _int64(), g._device)
+            g2 = g.reshape(-1, d)
+            if self.padding_idx is not None:
+                keep = _reg.make_tensor((flat != self.padding_idx).astype(g._data.dtype)[:, None],
+                                        g._dtype, g._device)
+                g2 = g2 * keep
+            return None, g.new_zeros(self.wshape).index_add(0, it, g2)
+        g2 = g._data.reshape(-1, d)
+        if self.padding_idx is not None:
+            g2 = g2 * (flat != self.padding_idx)[:, None]
+        gw = xp.zeros(self.wshape, dtype=g2.dtype)
+        xp.add.at(gw, flat, g2)
+        return None, _wrap(gw, g)
+
+
+# grad_fn names as torch prints them (type(y.grad_fn).__name__ / y.grad_fn.name()).
+for _cls, _name in ((LinearOp, "AddmmBackward0"), (SoftmaxOp, "SoftmaxBackward0"),
+                    (LogSoftmaxOp, "LogSoftmaxBackward0"), (CrossEntropyOp, "NllLossBackward0"),
+                    (NllLossOp, "NllLossBackward0"), (Conv2dOp, "ConvolutionBackward0"),
+                    (ConvTranspose2dOp, "ConvolutionBackward0"),
+                    (Conv2dWeightOp, "ConvolutionBackwardBackward0"),
+                    (MaxPool2dOp, "MaxPool2DWithIndicesBackward0"),
+                    (AvgPool2dOp, "AvgPool2DBackward0"),
+                    (BatchNormOp, "NativeBatchNormBackward0"),
+                    (LayerNormOp, "NativeLayerNormBackward0"),
+                    (DropoutOp, "NativeDropoutBackward0"), (EmbeddingOp, "EmbeddingBackward0")):
+    _cls._backward_name = _name

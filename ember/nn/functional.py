@@ -1,0 +1,874 @@
+"""``torch.nn.functional`` on ember: fused primitives where hot, composites elsewhere."""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import numpy as np
+
+import ember as E
+from ..ops import registry as _reg
+from ..ops.registry import GRAD_MODE
+from ..tensor import Tensor
+from . import _ops
+
+__all__ = [
+    "linear", "bilinear", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d",
+    "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d", "adaptive_max_pool2d", "batch_norm", "layer_norm", "group_norm",
+    "instance_norm", "dropout", "dropout2d", "embedding", "relu", "relu6", "leaky_relu", "prelu",
+    "elu", "selu", "celu", "gelu", "silu", "mish", "sigmoid", "tanh", "hardtanh", "hardswish",
+    "hardsigmoid", "softplus", "softsign", "softmax", "log_softmax", "softmin", "logsigmoid",
+    "threshold", "glu", "tanhshrink", "pad", "interpolate", "upsample", "pixel_shuffle",
+    "pixel_unshuffle", "normalize", "cosine_similarity", "pairwise_distance", "unfold", "fold",
+    "one_hot", "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss",
+    "huber_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
+    "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
+]
+
+
+def _pair(v, n=2):
+    if isinstance(v, (tuple, list)):
+        return tuple(int(a) for a in v)
+    return (int(v),) * n
+
+
+# --------------------------------------------------------------------------------- linear
+def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
+    """``input @ weight.T + bias`` (one autograd node)."""
+    if input.shape[-1] != weight.shape[-1]:
+        lead = input.shape[:-1]
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied "
+                           f"({math.prod(lead) if lead else 1}x{input.shape[-1]} and "
+                           f"{weight.shape[1]}x{weight.shape[0]})")
+    return _ops.LinearOp.apply(input, weight, bias)
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,
+             bias: Optional[Tensor] = None) -> Tensor:
+    """``y_k = x1^T W_k x2 + b_k``; weight (out, in1, in2)."""
+    out = E.einsum("...i,kij,...j->...k", input1, weight, input2)
+    return out + bias if bias is not None else out
+
+
+# ---------------------------------------------------------------------------- convolution
+def _same_pad(k, d):
+    total = d * (k - 1)
+    return total // 2, total - total // 2
+
+
+def _conv_padding(x, weight, padding, dilation, nsp):
+    """Turn padding (int/tuple/'same'/'valid') into symmetric pads, pre-padding if needed."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return x, (0,) * nsp
+        if padding != "same":
+            raise ValueError(f"Invalid padding string '{padding}'")
+        ks = weight.shape[2:]
+        pairs = [_same_pad(k, d) for k, d in zip(ks, dilation)]
+        if all(lo == hi for lo, hi in pairs):
+            return x, tuple(lo for lo, _ in pairs)
+        # Even kernels: torch pads the extra element on the right/bottom.
+        flat = []
+        for lo, hi in reversed(pairs):
+            flat += [lo, hi]
+        return pad(x, flat), (0,) * nsp
+    return x, _pair(padding, nsp)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=1,
+           padding=0, dilation=1, groups: int = 1) -> Tensor:
+    """2-D convolution (im2col + GEMM)."""
+    stride, dilation = _pair(stride), _pair(dilation)
+    if isinstance(padding, str) and padding == "same" and stride != (1, 1):
+        raise ValueError("padding='same' is not supported for strided convolutions")
+    unbatched = input.dim() == 3
+    if unbatched:
+        input = input.unsqueeze(0)
+    if input.dim() != 4:
+        raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to conv2d, but got "
+                           f"input of size: {list(input.shape)}")
+    if input.shape[1] != weight.shape[1] * groups:
+        raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, "
+                           f"expected input{list(input.shape)} to have "
+                           f"{weight.shape[1] * groups} channels, but got {input.shape[1]} "
+                           "channels instead")
+    input, padding = _conv_padding(input, weight, padding, dilation, 2)
+    out = _ops.Conv2dOp.apply(input, weight, bias, stride, padding, dilation, groups)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=1,
+           padding=0, dilation=1, groups: int = 1) -> Tensor:
+    """1-D convolution, computed as a 2-D one with a height-1 kernel."""
+    unbatched = input.dim() == 2
+    if unbatched:
+        input = input.unsqueeze(0)
+    if isinstance(padding, str):
+        input, pd = _conv_padding(input, weight, padding, _pair(dilation, 1), 1)
+        padding = pd[0]
+    out = conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias, (1, _pair(stride, 1)[0]),
+                 (0, _pair(padding, 1)[0]), (1, _pair(dilation, 1)[0]), groups).squeeze(2)
+    return out.squeeze(0) if unbatched else out
+
+
+def _convT_out(n, k, s, p, d, op):
+    return (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=1,
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """2-D transposed convolution; weight (C_in, C_out/groups, kH, kW)."""
+    stride, padding = _pair(stride), _pair(padding)
+    output_padding, dilation = _pair(output_padding), _pair(dilation)
+    unbatched = input.dim() == 3
+    if unbatched:
+        input = input.unsqueeze(0)
+    out_hw = tuple(_convT_out(input.shape[2 + i], weight.shape[2 + i], stride[i], padding[i],
+                              dilation[i], output_padding[i]) for i in range(2))
+    out = _ops.ConvTranspose2dOp.apply(input, weight, bias, stride, padding, dilation, groups,
+                                       out_hw)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=1,
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """1-D transposed convolution."""
+    unbatched = input.dim() == 2
+    if unbatched:
+        input = input.unsqueeze(0)
+    one = lambda v: _pair(v, 1)[0]  # noqa: E731
+    out = conv_transpose2d(input.unsqueeze(2), weight.unsqueeze(2), bias, (1, one(stride)),
+                           (0, one(padding)), (0, one(output_padding)), groups,
+                           (1, one(dilation))).squeeze(2)
+    return out.squeeze(0) if unbatched else out
+
+
+# -------------------------------------------------------------------------------- pooling
+def _check_pool_pad(kernel, padding):
+    for k, p in zip(kernel, padding):
+        if p > k // 2:
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
+                               f"pad={p}, kernel_size={k} and dilation=1")
+
+
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode: bool = False, return_indices: bool = False):
+    """2-D max pooling (indices are flat positions in each H*W plane, like torch's)."""
+    kernel = _pair(kernel_size)
+    stride = _pair(stride) if stride not in (None, (), []) else kernel
+    padding, dilation = _pair(padding), _pair(dilation)
+    _check_pool_pad(kernel, padding)
+    unbatched = input.dim() == 3
+    if unbatched:
+        input = input.unsqueeze(0)
+    out = _ops.MaxPool2dOp.apply(input, kernel, stride, padding, dilation, ceil_mode,
+                                 return_indices)
+    if unbatched:
+        out = tuple(o.squeeze(0) for o in out) if return_indices else out.squeeze(0)
+    return out
+
+
+def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode: bool = False, return_indices: bool = False):
+    """1-D max pooling."""
+    one = lambda v: _pair(v, 1)[0]  # noqa: E731
+    stride = one(stride) if stride not in (None, (), []) else one(kernel_size)
+    out = max_pool2d(input.unsqueeze(-2), (1, one(kernel_size)), (1, stride),
+                     (0, one(padding)), (1, one(dilation)), ceil_mode, return_indices)
+    if return_indices:
+        return out[0].squeeze(-2), out[1].squeeze(-2)
+    return out.squeeze(-2)
+
+
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override=None) -> Tensor:
+    """2-D average pooling."""
+    kernel = _pair(kernel_size)
+    stride = _pair(stride) if stride not in (None, (), []) else kernel
+    padding = _pair(padding)
+    _check_pool_pad(kernel, padding)
+    unbatched = input.dim() == 3
+    if unbatched:
+        input = input.unsqueeze(0)
+    out = _ops.AvgPool2dOp.apply(input, kernel, stride, padding, ceil_mode, count_include_pad,
+                                 divisor_override)
+    return out.squeeze(0) if unbatched else out
+
+
+def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:
+    """1-D average pooling."""
+    one = lambda v: _pair(v, 1)[0]  # noqa: E731
+    stride = one(stride) if stride not in (None, (), []) else one(kernel_size)
+    return avg_pool2d(input.unsqueeze(-2), (1, one(kernel_size)), (1, stride),
+                      (0, one(padding)), ceil_mode, count_include_pad).squeeze(-2)
+
+
+def _adaptive_bounds(n_in, n_out):
+    return [((i * n_in) // n_out, -(-((i + 1) * n_in) // n_out)) for i in range(n_out)]
+
+
+def _adaptive2d(input, output_size, reduce):
+    h, w = input.shape[-2:]
+    oh, ow = (output_size, output_size) if not isinstance(output_size, (tuple, list)) \
+        else output_size
+    oh = h if oh is None else oh
+    ow = w if ow is None else ow
+    if h % oh == 0 and w % ow == 0:
+        # Equal windows: reshape and reduce in one step.
+        lead = input.shape[:-2]
+        r = input.reshape(*lead, oh, h // oh, ow, w // ow)
+        return reduce(reduce(r, -1), -2)
+    rows = []
+    for r0, r1 in _adaptive_bounds(h, oh):
+        cols = [reduce(reduce(input[..., r0:r1, c0:c1], -1), -1)
+                for c0, c1 in _adaptive_bounds(w, ow)]
+        rows.append(E.stack(cols, -1))
+    return E.stack(rows, -2)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+    """Adaptive 2-D average pooling (torch's floor/ceil window bounds)."""
+    return _adaptive2d(input, output_size, lambda t, d: t.mean(d))
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
+    """Adaptive 1-D average pooling."""
+    o = output_size[0] if isinstance(output_size, (tuple, list)) else output_size
+    return adaptive_avg_pool2d(input.unsqueeze(-2), (1, o)).squeeze(-2)
+
+
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
+    """Adaptive 2-D max pooling."""
+    if return_indices:
+        raise NotImplementedError("ember: adaptive_max_pool2d(return_indices=True)")
+    return _adaptive2d(input, output_size, lambda t, d: t.amax(d))
+
+
+# -------------------------------------------------------------------------- normalisation
+def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optional[Tensor],
+               weight: Optional[Tensor] = None, bias: Optional[Tensor] = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch normalisation; running statistics are updated in place when training."""
+    rm = running_mean._data if running_mean is not None else None
+    rv = running_var._data if running_var is not None else None
+    if not training and (rm is None or rv is None):
+        training = True
+    out = _ops.BatchNormOp.apply(input, weight, bias, rm, rv, training, momentum, eps)
+    if training:
+        for t in (running_mean, running_var):
+            if t is not None:
+                t._version[0] += 1
+    return out
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Optional[Tensor] = None,
+               bias: Optional[Tensor] = None, eps: float = 1e-5) -> Tensor:
+    """Layer normalisation over the trailing ``normalized_shape``."""
+    ns = _pair(normalized_shape, 1)
+    if tuple(input.shape[input.dim() - len(ns):]) != ns:
+        raise RuntimeError(f"Given normalized_shape={list(ns)}, expected input with shape "
+                           f"[*, {', '.join(str(s) for s in ns)}], but got input of size"
+                           f"{list(input.shape)}")
+    return _ops.LayerNormOp.apply(input, weight, bias, len(ns), eps)
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None,
+               bias: Optional[Tensor] = None, eps: float = 1e-5) -> Tensor:
+    """Group normalisation: statistics over (C/groups, *spatial) per sample and group."""
+    n, c = input.shape[:2]
+    if c % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by "
+                           f"num_groups, but got input of shape {list(input.shape)} and "
+                           f"num_groups={num_groups}")
+    x = input.reshape(n, num_groups, -1)
+    y = _ops.LayerNormOp.apply(x, None, None, 1, eps).reshape(input.shape)
+    shape = [1, c] + [1] * (input.dim() - 2)
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
+
+
+def instance_norm(input: Tensor, running_mean: Optional[Tensor] = None,
+                  running_var: Optional[Tensor] = None, weight: Optional[Tensor] = None,
+                  bias: Optional[Tensor] = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Instance normalisation: per sample and channel over the spatial dims."""
+    n, c = input.shape[:2]
+    shape = [1, c] + [1] * (input.dim() - 2)
+    if use_input_stats:
+        x = input.reshape(n, c, -1)
+        y = _ops.LayerNormOp.apply(x, None, None, 1, eps).reshape(input.shape)
+        if running_mean is not None or running_var is not None:
+            with E.no_grad():
+                xd = x.detach()
+                m = xd.mean(-1).mean(0)
+                v = xd.var(-1, unbiased=True).mean(0)
+                if running_mean is not None:
+                    running_mean.mul_(1 - momentum).add_(m * momentum)
+                if running_var is not None:
+                    running_var.mul_(1 - momentum).add_(v * momentum)
+    else:
+        y = (input - running_mean.reshape(shape)) / (running_var.reshape(shape) + eps).sqrt()
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
+
+
+# ------------------------------------------------------------------------------ dropout
+def _bernoulli_mask(shape, p, like):
+    from ..random import rng_of
+    # float32 uniforms are enough for a keep/drop decision and twice as fast to draw.
+    keep = rng_of(None).random(shape, dtype=np.float32) >= p
+    return (keep * (1.0 / (1.0 - p))).astype(like._data.dtype)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True,
+            inplace: bool = False) -> Tensor:
+    """Zero each element with probability p and scale the rest by 1/(1-p)."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    mask = _bernoulli_mask(tuple(input.shape), p, input)
+    return _ops.DropoutOp.apply(input, mask)
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
+    """Zero whole channels (dim 1 of (N, C, H, W), dim 0 of (C, H, W))."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    nlead = 2 if input.dim() == 4 else 1
+    shape = tuple(input.shape[:nlead]) + (1,) * (input.dim() - nlead)
+    mask = np.broadcast_to(_bernoulli_mask(shape, p, input), tuple(input.shape))
+    return _ops.DropoutOp.apply(input, mask)
+
+
+# ----------------------------------------------------------------------------- embedding
+def embedding(input: Tensor, weight: Tensor, padding_idx: Optional[int] = None,
+              max_norm: Optional[float] = None, norm_type: float = 2.0,
+              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """Row lookup in ``weight``; max_norm renormalises the looked-up rows in place."""
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += weight.shape[0]
+    if max_norm is not None:
+        idx = np.unique(input._data.reshape(-1))
+        w = weight._data
+        rows = w[idx]
+        norms = np.linalg.norm(rows.astype(np.float64), ord=norm_type, axis=1)
+        scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+        w[idx] = (rows * scale[:, None]).astype(w.dtype)
+        weight._version[0] += 1
+    return _ops.EmbeddingOp.apply(input._data if isinstance(input, Tensor) else
+                                  np.asarray(input), weight, padding_idx)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """Class indices to one-hot int64 rows."""
+    return E.one_hot(tensor, num_classes)
+
+
+# --------------------------------------------------------------------------- activations
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    return E.relu(input)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    return hardtanh(input, 0.0, 6.0)
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
+             inplace: bool = False) -> Tensor:
+    return E.clamp(input, min_val, max_val)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    return E.where(input > 0, input, input * negative_slope)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    w = weight
+    if input.dim() >= 2 and weight.numel() > 1:
+        w = weight.reshape([1, -1] + [1] * (input.dim() - 2))
+    return E.where(input > 0, input, input * w)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    neg = (E.clamp(input, max=0.0).exp() - 1) * alpha
+    return E.where(input > 0, input, neg)
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    # Constants of Klambauer et al. 2017, as torch uses them.
+    return elu(input, 1.6732632423543772848170429916717) * 1.0507009873554804934193349852946
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    neg = ((E.clamp(input, max=0.0) / alpha).exp() - 1) * alpha
+    return E.where(input > 0, input, neg)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
+        return input * 0.5 * (inner.tanh() + 1)
+    if approximate != "none":
+        raise RuntimeError(f"approximate argument must be either none or tanh.")
+    return input * 0.5 * ((input * (1.0 / math.sqrt(2.0))).erf() + 1)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    return input * input.sigmoid()
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    return input * softplus(input).tanh()
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    return input.sigmoid()
+
+
+def tanh(input: Tensor) -> Tensor:
+    return input.tanh()
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    return input * E.clamp(input + 3.0, 0.0, 6.0) / 6.0
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    return E.clamp(input / 6.0 + 0.5, 0.0, 1.0)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    bx = input * beta
+    # Above the threshold torch returns x itself (log1p(exp) would overflow).
+    soft = E.clamp(bx, max=threshold).exp().log1p() / beta
+    return E.where(bx > threshold, input, soft)
+
+
+def softsign(input: Tensor) -> Tensor:
+    return input / (input.abs() + 1)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    return -softplus(-input)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    return input - input.tanh()
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    return E.where(input > threshold, input, value)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    a, b = input.chunk(2, dim)
+    return a * b.sigmoid()
+
+
+def _softmax_dim(ndim):
+    # torch's legacy implicit-dim rule.
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3,
+            dtype=None) -> Tensor:
+    if dtype is not None:
+        input = input.to(dtype)
+    if dim is None:
+        dim = _softmax_dim(input.dim())
+    if input.dim() == 0:
+        return _ops.SoftmaxOp.apply(input.reshape(1), 0).reshape(())
+    return _ops.SoftmaxOp.apply(input, dim % input.dim())
+
+
+def log_softmax(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3,
+                dtype=None) -> Tensor:
+    if dtype is not None:
+        input = input.to(dtype)
+    if dim is None:
+        dim = _softmax_dim(input.dim())
+    if input.dim() == 0:
+        return _ops.LogSoftmaxOp.apply(input.reshape(1), 0).reshape(())
+    return _ops.LogSoftmaxOp.apply(input, dim % input.dim())
+
+
+def softmin(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3,
+            dtype=None) -> Tensor:
+    return softmax(-input, dim, dtype=dtype)
+
+
+# ------------------------------------------------------------------------ shape utilities
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
+        value: Optional[float] = None) -> Tensor:
+    """Pad the last ``len(pad)//2`` dims; pairs run from the last dim backwards."""
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    if len(pad) // 2 > input.dim():
+        raise RuntimeError("Padding length should be less than or equal to two times the input "
+                           "dimension but got padding length "
+                           f"{len(pad)} and input of dimension {input.dim()}")
+    out = input
+    for k in range(len(pad) // 2):
+        d = input.dim() - 1 - k
+        lo, hi = int(pad[2 * k]), int(pad[2 * k + 1])
+        if lo == 0 and hi == 0:
+            continue
+        n = out.shape[d]
+        if mode == "constant":
+            if lo < 0:
+                out = out.narrow(d, -lo, out.shape[d] + lo)
+                lo = 0
+            if hi < 0:
+                out = out.narrow(d, 0, out.shape[d] + hi)
+                hi = 0
+            parts = []
+            fill = 0.0 if value is None else value
+            for size in (lo,):
+                if size:
+                    shp = list(out.shape)
+                    shp[d] = size
+                    parts.append(out.new_full(shp, fill))
+            parts.append(out)
+            if hi:
+                shp = list(out.shape)
+                shp[d] = hi
+                parts.append(out.new_full(shp, fill))
+            out = E.cat(parts, d)
+            continue
+        if mode == "reflect":
+            if lo >= n or hi >= n:
+                raise RuntimeError(f"Argument #4: Padding size should be less than the "
+                                   f"corresponding input dimension, but got: padding ({lo}, {hi})"
+                                   f" at dimension {d} of input {list(input.shape)}")
+            idx = list(range(lo, 0, -1)) + list(range(n)) + list(range(n - 2, n - 2 - hi, -1))
+        elif mode == "replicate":
+            idx = [0] * lo + list(range(n)) + [n - 1] * hi
+        elif mode == "circular":
+            idx = [i % n for i in range(-lo, n + hi)]
+        else:
+            raise NotImplementedError(f"padding mode {mode!r}")
+        out = out.index_select(d, E.tensor(idx, dtype=E.int64))
+    return out
+
+
+def _interp_size(input, size, scale_factor, nsp):
+    if size is not None:
+        size = _pair(size, nsp)
+        scales = [None] * nsp
+    else:
+        sf = scale_factor if isinstance(scale_factor, (tuple, list)) else [scale_factor] * nsp
+        size = tuple(int(math.floor(input.shape[2 + i] * sf[i])) for i in range(nsp))
+        scales = list(sf)
+    return size, scales
+
+
+def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
+                align_corners: Optional[bool] = None, recompute_scale_factor=None,
+                antialias: bool = False) -> Tensor:
+    """Resize the spatial dims: nearest, linear, bilinear (align_corners)."""
+    nsp = input.dim() - 2
+    out_size, scales = _interp_size(input, size, scale_factor, nsp)
+    if recompute_scale_factor:
+        scales = [None] * nsp
+    out = input
+    for i in range(nsp):
+        d = 2 + i
+        n_in, n_out = input.shape[d], out_size[i]
+        sc = scales[i]
+        if mode in ("nearest", "nearest-exact"):
+            s = (1.0 / sc) if sc else n_in / n_out
+            pos = np.arange(n_out, dtype=np.float64)
+            if mode == "nearest":
+                src = np.floor(pos * s).astype(np.int64)
+            else:
+                src = np.floor((pos + 0.5) * s).astype(np.int64)
+            src = np.minimum(src, n_in - 1)
+            out = out.index_select(d, E.tensor(src))
+        elif mode in ("linear", "bilinear", "trilinear"):
+            pos = np.arange(n_out, dtype=np.float64)
+            if align_corners:
+                src = pos * ((n_in - 1) / (n_out - 1)) if n_out > 1 else pos * 0.0
+            else:
+                s = (1.0 / sc) if sc else n_in / n_out
+                src = np.maximum((pos + 0.5) * s - 0.5, 0.0)
+            i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+            i1 = np.minimum(i0 + 1, n_in - 1)
+            lam = (src - i0).astype(input._data.dtype)
+            shape = [1] * input.dim()
+            shape[d] = n_out
+            lt = E.tensor(lam.reshape(shape), dtype=input.dtype)
+            out = (out.index_select(d, E.tensor(i0)) * (1 - lt)
+                   + out.index_select(d, E.tensor(i1)) * lt)
+        else:
+            raise NotImplementedError(f"ember: interpolate mode {mode!r}")
+    return out
+
+
+upsample = interpolate
+
+
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    r = upscale_factor
+    *lead, c, h, w = input.shape
+    x = input.reshape(*lead, c // (r * r), r, r, h, w)
+    nl = len(lead)
+    perm = list(range(nl)) + [nl, nl + 3, nl + 1, nl + 4, nl + 2]
+    return x.permute(*perm).reshape(*lead, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
+    r = downscale_factor
+    *lead, c, h, w = input.shape
+    x = input.reshape(*lead, c, h // r, r, w // r, r)
+    nl = len(lead)
+    perm = list(range(nl)) + [nl, nl + 2, nl + 4, nl + 1, nl + 3]
+    return x.permute(*perm).reshape(*lead, c * r * r, h // r, w // r)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
+              out=None) -> Tensor:
+    n = E.norm(input, p, dim, True)
+    return input / E.clamp(n, min=eps).expand_as(input)
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    n1 = E.clamp(E.norm(x1, 2, dim, True), min=eps)
+    n2 = E.clamp(E.norm(x2, 2, dim, True), min=eps)
+    return ((x1 / n1) * (x2 / n2)).sum(dim)
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
+                      keepdim: bool = False) -> Tensor:
+    return E.norm(x1 - x2 + eps, p, -1, keepdim)
+
+
+def _eye_kernel(kh, kw, like):
+    k = np.zeros((kh * kw, 1, kh, kw), dtype=like._data.dtype)
+    k[np.arange(kh * kw), 0, np.arange(kh * kw) // kw, np.arange(kh * kw) % kw] = 1
+    return _reg.make_tensor(k, like._dtype, like._device)
+
+
+def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Sliding blocks (N, C, H, W) -> (N, C*kh*kw, L), as a conv with an identity kernel."""
+    kh, kw = _pair(kernel_size)
+    n, c, h, w = input.shape
+    cols = _ops.Conv2dOp.apply(input.reshape(n * c, 1, h, w), _eye_kernel(kh, kw, input), None,
+                               _pair(stride), _pair(padding), _pair(dilation), 1)
+    return cols.reshape(n, c * kh * kw, -1)
+
+
+def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Sum sliding blocks (N, C*kh*kw, L) back into (N, C, H, W)."""
+    kh, kw = _pair(kernel_size)
+    oh, ow = _pair(output_size)
+    st, pd, dl = _pair(stride), _pair(padding), _pair(dilation)
+    n, ck, _ = input.shape
+    c = ck // (kh * kw)
+    lh = (oh + 2 * pd[0] - dl[0] * (kh - 1) - 1) // st[0] + 1
+    lw = (ow + 2 * pd[1] - dl[1] * (kw - 1) - 1) // st[1] + 1
+    x = input.reshape(n * c, kh * kw, lh, lw)
+    out = _ops.ConvTranspose2dOp.apply(x, _eye_kernel(kh, kw, input), None, st, pd, dl, 1,
+                                       (oh, ow))
+    return out.reshape(n, c, oh, ow)
+
+
+# ---------------------------------------------------------------------------------- losses
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _legacy_reduction(size_average, reduce, reduction):
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    if not reduce:
+        return "none"
+    return "mean" if size_average else "sum"
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
+                  size_average=None, ignore_index: int = -100, reduce=None,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Cross entropy of logits against class indices or class probabilities."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if target.dtype.is_floating_point:
+        # Probability targets: -(sum_c w_c * t_c * log p_c), averaged over the batch elements.
+        cdim = 1 if input.dim() >= 2 else 0
+        n_cls = input.shape[cdim]
+        if label_smoothing > 0:
+            target = target * (1 - label_smoothing) + label_smoothing / n_cls
+        logp = log_softmax(input, cdim)
+        prod = logp * target
+        if weight is not None:
+            shape = [1] * input.dim()
+            shape[cdim] = n_cls
+            prod = prod * weight.reshape(shape)
+        loss = -prod.sum(cdim)
+        if reduction == "mean":
+            return loss.sum() / max(1, input.numel() // n_cls)
+        return _reduce(loss, reduction)
+    if input.dim() >= 2 and target.dim() != input.dim() - 1:
+        raise RuntimeError(f"Expected target size {[input.shape[0]] + list(input.shape[2:])}, "
+                           f"got {list(target.shape)}")
+    if input.dim() >= 2 and input.shape[0] != target.shape[0]:
+        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target "
+                         f"batch_size ({target.shape[0]}).")
+    w = weight._data if weight is not None else None
+    return _ops.CrossEntropyOp.apply(input, target._data, w, ignore_index, reduction,
+                                     float(label_smoothing))
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
+             size_average=None, ignore_index: int = -100, reduce=None,
+             reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood loss of log-probabilities against class indices."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if input.dim() >= 2 and input.shape[0] != target.shape[0]:
+        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target "
+                         f"batch_size ({target.shape[0]}).")
+    w = weight._data if weight is not None else None
+    return _ops.NllLossOp.apply(input, target._data, w, ignore_index, reduction)
+
+
+def _check_same_size(input, target, name):
+    if tuple(input.shape) != tuple(target.shape):
+        import warnings
+        warnings.warn(f"Using a target size ({target.shape}) that is different to the input "
+                      f"size ({input.shape}). This will likely lead to incorrect results due to "
+                      "broadcasting. Please ensure they have the same size.", stacklevel=3)
+
+
+def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+             reduction: str = "mean") -> Tensor:
+    _check_same_size(input, target, "mse_loss")
+    d = input - target
+    return _reduce(d * d, _legacy_reduction(size_average, reduce, reduction))
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+            reduction: str = "mean") -> Tensor:
+    _check_same_size(input, target, "l1_loss")
+    return _reduce((input - target).abs(), _legacy_reduction(size_average, reduce, reduction))
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                   reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    d = (input - target).abs()
+    if beta == 0:
+        loss = d
+    else:
+        loss = E.where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta)
+    return _reduce(loss, _legacy_reduction(size_average, reduce, reduction))
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",
+               delta: float = 1.0, weight: Optional[Tensor] = None) -> Tensor:
+    d = (input - target).abs()
+    loss = E.where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
+                         size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
+                         f"size ({input.shape}) is deprecated. Please ensure they have the same "
+                         "size.")
+    # torch clamps the logs at -100 so that p=0 or 1 gives a finite loss.
+    lp = E.clamp(input.log(), min=-100.0)
+    lq = E.clamp((1 - input).log(), min=-100.0)
+    loss = -(target * lp + (1 - target) * lq)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
+                                     weight: Optional[Tensor] = None, size_average=None,
+                                     reduce=None, reduction: str = "mean",
+                                     pos_weight: Optional[Tensor] = None) -> Tensor:
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Target size ({target.shape}) must be the same as input size "
+                         f"({input.shape})")
+    # log(1 + exp(-|x|)) + max(-x, 0) is log(1 + exp(-x)) without overflow.
+    log_sig_neg = (-input.abs()).exp().log1p() + E.clamp(-input, min=0.0)
+    if pos_weight is not None:
+        lw = (pos_weight - 1) * target + 1
+        loss = (1 - target) * input + lw * log_sig_neg
+    else:
+        loss = (1 - target) * input + log_sig_neg
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
+           reduction: str = "mean", log_target: bool = False) -> Tensor:
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        loss = E.xlogy(target, target) - target * input
+    if reduction == "batchmean":
+        return loss.sum() / (input.shape[0] if input.dim() else 1)
+    return _reduce(loss, reduction)
+
+
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                          size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    eps = 1e-12
+    d = input1.dim() - 1
+    dot = (input1 * input2).sum(d)
+    m1 = (input1 * input1).sum(d) + eps
+    m2 = (input2 * input2).sum(d) + eps
+    cos = dot / (m1 * m2).sqrt()
+    pos = 1 - cos
+    neg = E.clamp(cos - margin, min=0.0)
+    zero = cos * 0
+    loss = E.where(target == 1, pos, zero) + E.where(target == -1, neg, zero)
+    return _reduce(loss, reduction)
+
+
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                        size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    return _reduce(E.clamp(-target * (input1 - input2) + margin, min=0.0), reduction)
+
+
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0,
+                        p: float = 2, eps: float = 1e-6, swap: bool = False, size_average=None,
+                        reduce=None, reduction: str = "mean") -> Tensor:
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    d_ap = pairwise_distance(anchor, positive, p, eps)
+    d_an = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_an = E.minimum(d_an, pairwise_distance(positive, negative, p, eps))
+    return _reduce(E.clamp(d_ap - d_an + margin, min=0.0), reduction)

@@ -1,0 +1,20 @@
+"""All nn layers (re-exported by ember.nn)."""
+from .module import Module, RemovableHandle  # noqa: F401
+from .container import (ModuleDict, ModuleList, ParameterDict, ParameterList,  # noqa: F401
+                        Sequential)
+from .linear import Bilinear, Flatten, Identity, Linear, Unflatten  # noqa: F401
+from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d  # noqa: F401
+from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool2d,  # noqa: F401
+                      AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d)
+from .normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d,  # noqa: F401
+                            InstanceNorm2d, LayerNorm)
+from .activation import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish,  # noqa: F401
+                         Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU,
+                         ReLU6, Sigmoid, SiLU, Softmax, Softmin, Softplus, Softsign, Tanh,
+                         Tanhshrink, Threshold)
+from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss,  # noqa: F401
+                   CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MarginRankingLoss, MSELoss,
+                   NLLLoss, SmoothL1Loss, TripletMarginLoss)
+from .misc import (ConstantPad1d, ConstantPad2d, Dropout, Dropout2d, Embedding,  # noqa: F401
+                   PixelShuffle, PixelUnshuffle, ReflectionPad1d, ReflectionPad2d,
+                   ReplicationPad2d, Upsample, ZeroPad2d)
