@@ -25,42 +25,49 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
 
 
 def _formatter(arr, dtype):
+    """A value formatter and its column width, by torch's rules.
+
+    Floats: the mode (integer-valued "3.", fixed "3.1416", scientific "3.1416e+00") and the
+    width come from the nonzero finite values only; inf/nan/0 just get padded to that width.
+    """
     prec = PRINT_OPTIONS["precision"]
     if dtype is _dt.bool_:
         return lambda v: " True" if v else "False", 5
     if not dtype.is_floating_point:
-        strs = [str(int(v)) for v in arr.reshape(-1)] or ["0"]
-        w = max(len(s) for s in strs)
+        strs = [str(int(v)) for v in arr.reshape(-1)]
+        w = max([1] + [len(s) for s in strs])
         return lambda v: str(int(v)).rjust(w), w
-    finite = arr[np.isfinite(arr)].astype(np.float64)
-    nonzero = np.abs(finite[finite != 0])
-    int_mode = finite.size == 0 or bool(np.all(finite == np.round(finite)))
-    sci = PRINT_OPTIONS["sci_mode"]
-    if sci is None:
-        sci = False
-        if nonzero.size:
-            mx, mn = nonzero.max(), nonzero.min()
-            sci = bool(mx / mn > 1000.0 or mx > 1e8 or (mn < 1e-4 and not int_mode))
-    if int_mode and not sci:
-        def fmt(v):
-            if np.isnan(v):
-                return "nan"
-            if np.isinf(v):
-                return "inf" if v > 0 else "-inf"
-            return f"{v:.0f}."
-    elif sci:
-        def fmt(v):
-            if not np.isfinite(v):
-                return str(float(v))
-            return f"{v:.{prec}e}"
-    else:
-        def fmt(v):
-            if not np.isfinite(v):
-                return "nan" if np.isnan(v) else ("inf" if v > 0 else "-inf")
-            return f"{v:.{prec}f}"
-    strs = [fmt(v) for v in arr.reshape(-1).astype(np.float64)] or ["0."]
-    w = max(len(s) for s in strs)
-    return (lambda v: fmt(float(v)).rjust(w)), w
+    flat = arr.reshape(-1).astype(np.float64)
+    vals = flat[np.isfinite(flat) & (flat != 0)]
+    int_mode = True
+    sci = False
+    w = 1
+    if vals.size:
+        mags = np.abs(vals)
+        mx, mn = float(mags.max()), float(mags.min())
+        int_mode = bool(np.all(vals == np.ceil(vals)))
+        sci = mx / mn > 1000.0 or mx > 1e8 or (not int_mode and mn < 1e-4)
+        if PRINT_OPTIONS["sci_mode"] is not None:
+            sci = PRINT_OPTIONS["sci_mode"]  # a forced mode also decides the width
+        if sci:
+            w = max(len(f"{v:.{prec}e}") for v in vals)
+        elif int_mode:
+            w = max(len(f"{v:.0f}") + 1 for v in vals)
+        else:
+            w = max(len(f"{v:.{prec}f}") for v in vals)
+    elif PRINT_OPTIONS["sci_mode"] is not None:
+        sci = PRINT_OPTIONS["sci_mode"]
+
+    def fmt(v):
+        v = float(v)
+        if sci:
+            s = f"{v:.{prec}e}"
+        elif int_mode:
+            s = f"{v:.0f}" + ("" if np.isinf(v) or np.isnan(v) else ".")
+        else:
+            s = f"{v:.{prec}f}"
+        return s.rjust(w)
+    return fmt, w
 
 
 def _summarize(arr, edge):
@@ -75,7 +82,8 @@ def _fmt_array(arr, fmt, indent, summarize, edge, width):
     if arr.ndim == 1:
         n = arr.shape[0]
         if summarize and n > 2 * edge:
-            items = [fmt(v) for v in arr[:edge]] + ["..."] + [fmt(v) for v in arr[-edge:]]
+            # torch pads the ellipsis of a row: "2.,  ..., 7."
+            items = [fmt(v) for v in arr[:edge]] + [" ..."] + [fmt(v) for v in arr[-edge:]]
         else:
             items = [fmt(v) for v in arr]
         per_line = max(1, (PRINT_OPTIONS["linewidth"] - indent) // (width + 2))

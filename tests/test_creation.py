@@ -127,12 +127,13 @@ def test_arange():
 
 
 def test_linspace_logspace_eye():
-    for args in [(0, 1, 5), (-2.0, 3.0, 7), (0, 10, 1), (1, 0, 4), (0, 1, 0), (3, 3, 3)]:
-        _same(ember.linspace(*args), torch.linspace(*args), 1e-6)
+    for args in [(0, 1, 5), (-2.0, 3.0, 7), (0, 10, 1), (1, 0, 4), (0, 1, 0), (3, 3, 3),
+                 (-1, 1, 25), (0.1, 7.3, 100)]:
+        _same(ember.linspace(*args), torch.linspace(*args))
     _same(ember.linspace(0, 10, 4, dtype=ember.int64),
           torch.linspace(0, 10, 4, dtype=torch.int64))
     _same(ember.linspace(0, 1, 6, dtype=ember.float64),
-          torch.linspace(0, 1, 6, dtype=torch.float64), 1e-12)
+          torch.linspace(0, 1, 6, dtype=torch.float64))
     _same(ember.logspace(0, 2, 3), torch.logspace(0, 2, 3), 1e-5)
     _same(ember.logspace(0, 3, 4, base=2), torch.logspace(0, 3, 4, base=2), 1e-5)
     for args in [(3,), (2, 4), (4, 2), (0,)]:

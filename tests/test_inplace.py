@@ -312,3 +312,19 @@ def test_setitem_shape_mismatch_raises():
         t = lib.zeros(3, 4)
         with pytest.raises(RuntimeError):
             t[0] = lib.ones(3)
+
+
+def test_inplace_on_reshape_copy_does_not_touch_source():
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((2, 3))
+    res = []
+    for lib in LIBS:
+        w = lib.tensor(a, requires_grad=True)
+        x = w * 1
+        y = x.t().reshape(6)  # non-contiguous input: reshape copies, y is not a view of x
+        y.add_(lib.arange(6.0, dtype=lib.float64))
+        (y * y).sum().backward()
+        res.append((x.detach(), y.detach(), w.grad))
+        assert y.grad_fn.name() == "AddBackward0"
+    for e, t in zip(res[1], res[0]):
+        assert_close(_np(e), _np(t), 1e-12, 1e-12, "reshape copy")

@@ -42,7 +42,13 @@ class _Reduce(Primitive):
         self.in_shape = a.shape
         self.dims = dims
         self.keepdim = keepdim
+        if dim is not None and self.op_name in _DIM_OVERLOAD:
+            # torch's sum/mean over dims is a second overload: grad_fn=<SumBackward1>.
+            self._backward_name = _DIM_OVERLOAD[self.op_name]
         return dims if a.ndim else None
+
+
+_DIM_OVERLOAD = {"sum": "SumBackward1", "mean": "MeanBackward1"}
 
 
 @register("sum")

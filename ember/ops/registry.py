@@ -283,7 +283,9 @@ class Primitive(Node):
         if d is _BF16:
             out = _dt.round_bf16(out)
         res = make_tensor(out, d, dev)
-        if ctx.is_view and out.base is not None:
+        # A "view" op may still have copied (reshape of a non-contiguous array returns a view
+        # of a fresh copy): only memory shared with the input makes the result a view.
+        if ctx.is_view and out.base is not None and ctx.xp.may_share_memory(out, arrays[0]):
             base = args[0]
             res._base = base._base if base._base is not None else base
             res._version = base._version

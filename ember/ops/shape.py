@@ -18,6 +18,7 @@ class Reshape(Primitive):
 
     def forward(self, a, shape, view=False):
         self.in_shape = a.shape
+        self._backward_name = "ViewBackward0"
         if view:
             try:
                 return a.reshape(shape, copy=False) if self.xp is np else a.view().reshape(shape)
@@ -26,7 +27,11 @@ class Reshape(Primitive):
                     "view size is not compatible with input tensor's size and stride (at least "
                     "one dimension spans across two contiguous subspaces). Use .reshape(...) "
                     "instead.") from None
-        return a.reshape(shape)
+        out = a.reshape(shape)
+        # torch names a reshape that copies UnsafeViewBackward0 (after a clone).
+        if a.size and not self.xp.may_share_memory(out, a):
+            self._backward_name = "UnsafeViewBackward0"
+        return out
 
     def backward(self, g):
         return g.reshape(self.in_shape)
