@@ -321,7 +321,9 @@ def _wrap(ctx, arr, dev, low_prec):
             d = low_prec
     elif arr.dtype != d.np:
         arr = arr.astype(d.np)
-    if d is _dt.bfloat16:
+    # A view of a bfloat16 tensor holds already-rounded values; rounding again would copy it
+    # and cut it off from its base.
+    if d is _dt.bfloat16 and not ctx.is_view:
         arr = _dt.round_bf16(arr)
     return make_tensor(arr, d, dev)
 
