@@ -280,7 +280,8 @@ class Primitive(Node):
                 d = low_prec
         elif out.dtype != d.np:
             out = out.astype(d.np)
-        if d is _BF16:
+        if d is _BF16 and not ctx.is_view:
+            # A view of a bfloat16 tensor holds rounded values already; rounding would copy.
             out = _dt.round_bf16(out)
         res = make_tensor(out, d, dev)
         # A "view" op may still have copied (reshape of a non-contiguous array returns a view
