@@ -527,7 +527,8 @@ def lerp_(avg, target, weight: float, tmp) -> None:
         tmp *= weight
         avg += tmp
     else:
-        tmp *= 1 - weight
+        # torch rounds the weight to the tensor's dtype before taking 1 - w.
+        tmp *= 1 - avg.dtype.type(weight)
         np.subtract(target, tmp, out=avg)
 
 
