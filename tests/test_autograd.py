@@ -575,3 +575,77 @@ def test_deep_chain_create_graph_and_grad():
         y = y + x * 1e-5
     (g,) = ember.autograd.grad(y.sum(), x)
     np.testing.assert_allclose(g.numpy(), [1 + 20_000 * 1e-5], rtol=1e-10)
+
+
+# --------------------------------------------------------------------------- more hooks/options
+def test_leaf_hook_applies_to_autograd_grad():
+    for lib in LIBS:
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        x.register_hook(lambda g: g * 100)
+        (g,) = lib.autograd.grad((x * x).sum(), x)
+        assert g.tolist() == [200.0, 400.0]
+
+
+def test_decorators_without_parentheses():
+    for lib in LIBS:
+        @lib.no_grad
+        def f(t):
+            return t * 2
+
+        @lib.inference_mode
+        def g(t):
+            return t * 2
+
+        @lib.enable_grad
+        def h(t):
+            return t * 2
+
+        x = lib.ones(1, requires_grad=True)
+        assert not f(x).requires_grad and not g(x).requires_grad
+        with lib.no_grad():
+            assert h(x).requires_grad
+        assert f.__name__ == "f"
+
+
+def test_autograd_backward_function_and_inputs_argument():
+    res = []
+    for lib in LIBS:
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        w = lib.tensor([3.0, 4.0], requires_grad=True)
+        y = x * w
+        lib.autograd.backward([y.sum(), (y * y).sum()], [lib.tensor(1.0), lib.tensor(2.0)],
+                              retain_graph=True)
+        first = (x.grad.clone(), w.grad.clone())
+        x.grad = None
+        w.grad = None
+        (y * y).sum().backward(inputs=[x])
+        assert w.grad is None
+        res.append(first + (x.grad,))
+    for e, t in zip(res[1], res[0]):
+        _same(e, t)
+
+
+def test_node_hooks_and_post_accumulate_hook():
+    for lib in LIBS:
+        x = lib.ones(2, requires_grad=True)
+        y = x * 2
+        calls = []
+        y.grad_fn.register_prehook(lambda go: calls.append("pre") or (go[0] * 10,))
+        y.grad_fn.register_hook(lambda gi, go: calls.append("post"))
+        x.register_post_accumulate_grad_hook(lambda t: calls.append(t.grad.tolist()))
+        y.sum().backward()
+        assert calls == ["pre", "post", [20.0, 20.0]]
+
+
+def test_grad_accumulates_in_place_and_hook_on_reused_tensor():
+    for lib in LIBS:
+        x = lib.ones(2, requires_grad=True)
+        (x * 2).sum().backward()
+        g = x.grad
+        (x * 3).sum().backward()
+        assert g is x.grad and g.tolist() == [5.0, 5.0]
+        seen = []
+        y = x * 2
+        y.register_hook(lambda gr: seen.append(gr.tolist()))
+        (y + y * 3).sum().backward()
+        assert seen == [[4.0, 4.0]]  # once, with the summed gradient

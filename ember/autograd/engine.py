@@ -104,6 +104,14 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
                     if t is not None and grads[nr] is not None:
                         g = grads[nr] if create_graph else grads[nr].detach()
                         t.grad = g if t.grad is None else t.grad + g
+            if type(node) is AccumulateGrad and node.variable._leaf_hooks \
+                    and grads[0] is not None:
+                # A leaf's tensor hooks run before its gradient is accumulated or returned by
+                # autograd.grad (torch runs them as pre-hooks of AccumulateGrad).
+                for h in list(node.variable._leaf_hooks):
+                    r = h(grads[0])
+                    if r is not None:
+                        grads[0] = r
             if captures is not None:
                 for nr in range(len(grads)):
                     idxs = targets.get((node, nr))
@@ -199,10 +207,6 @@ def _accumulate(t, g, create_graph, delivered):
         g = g.expand(t.shape) if g.numel() == 1 or g.dim() < t.dim() else g.reshape(t.shape)
     if g._dtype is not t._dtype:
         g = g.to(t._dtype)
-    for h in (t._leaf_hooks or ()):
-        r = h(g)
-        if r is not None:
-            g = r
     if t.grad is None:
         # The same gradient tensor may reach several leaves (add passes it through): copy it
         # once it has been handed out, so an in-place change to one .grad leaves the others.

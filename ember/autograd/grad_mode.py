@@ -7,7 +7,16 @@ from ..ops.registry import GRAD_MODE
 
 
 class _Mode:
-    """Base: a context manager that is also a decorator."""
+    """Base: a context manager that is also a decorator (with or without parentheses)."""
+
+    def __new__(cls, *args, **kwargs):
+        # ``@no_grad`` (no parentheses) hands the function straight to the constructor.
+        if len(args) == 1 and callable(args[0]) and not isinstance(args[0], bool) \
+                and cls in (no_grad, enable_grad, inference_mode):
+            inst = super().__new__(cls)
+            inst._args = ()
+            return cls.__call__(inst, args[0])
+        return super().__new__(cls)
 
     def __call__(self, fn):
         if isinstance(fn, type):
