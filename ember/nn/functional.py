@@ -682,6 +682,11 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
     c = ck // (kh * kw)
     lh = (oh + 2 * pd[0] - dl[0] * (kh - 1) - 1) // st[0] + 1
     lw = (ow + 2 * pd[1] - dl[1] * (kw - 1) - 1) // st[1] + 1
+    if input.shape[2] != lh * lw:
+        raise RuntimeError(f"Given output_size=({oh}, {ow}), kernel_size=({kh}, {kw}), "
+                           f"dilation={dl}, padding={pd}, stride={st}, expected size of input's "
+                           f"dimension 2 to match the calculated number of sliding blocks "
+                           f"{lh} * {lw} = {lh * lw}, but got input.size(2)={input.shape[2]}.")
     x = input.reshape(n * c, kh * kw, lh, lw)
     out = _ops.ConvTranspose2dOp.apply(x, _eye_kernel(kh, kw, input), None, st, pd, dl, 1,
                                        (oh, ow))
