@@ -43,14 +43,23 @@ def read_idx(path: str) -> np.ndarray:
     return arr.astype(dtype.newbyteorder("="))
 
 
+_PIL_IMAGE: Any = None
+
+
 def _to_image(arr: np.ndarray):
     # torchvision hands transforms a PIL image; without Pillow ember hands the uint8 array,
-    # which every ember transform accepts.
-    try:
-        from PIL import Image
-    except ImportError:
+    # which every ember transform accepts. The import is tried once: a failed import is not
+    # cached by Python and would cost more than the rest of __getitem__.
+    global _PIL_IMAGE
+    if _PIL_IMAGE is None:
+        try:
+            from PIL import Image
+            _PIL_IMAGE = Image
+        except ImportError:
+            _PIL_IMAGE = False
+    if _PIL_IMAGE is False:
         return arr
-    return Image.fromarray(arr, mode="L") if arr.ndim == 2 else Image.fromarray(arr)
+    return _PIL_IMAGE.fromarray(arr, mode="L") if arr.ndim == 2 else _PIL_IMAGE.fromarray(arr)
 
 
 class MNIST(Dataset):

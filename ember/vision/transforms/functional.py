@@ -136,10 +136,32 @@ def to_pil_image(pic, mode: str | None = None):
         image.fromarray(np.ascontiguousarray(arr))
 
 
+_MEAN_STD_CACHE: dict = {}
+
+
+def _mean_std(mean, std, dtype, device) -> tuple:
+    """(C, 1, 1) mean and std tensors, cached: Normalize runs once per sample."""
+    mean = tuple(mean) if not isinstance(mean, numbers.Number) else (mean,)
+    std = tuple(std) if not isinstance(std, numbers.Number) else (std,)
+    key = (mean, std, dtype, str(device))
+    hit = _MEAN_STD_CACHE.get(key)
+    if hit is not None:
+        return hit
+    from ...creation import tensor as make
+    mean_t = make(list(mean), dtype=dtype, device=device).view(-1, 1, 1)
+    std_t = make(list(std), dtype=dtype, device=device).view(-1, 1, 1)
+    if bool((std_t == 0).any()):
+        raise ValueError(f"std evaluated to zero after conversion to {dtype}, leading "
+                         "to division by zero.")
+    if len(_MEAN_STD_CACHE) > 64:
+        _MEAN_STD_CACHE.clear()
+    _MEAN_STD_CACHE[key] = (mean_t, std_t)
+    return mean_t, std_t
+
+
 def normalize(tensor: Tensor, mean: Sequence[float], std: Sequence[float],
               inplace: bool = False) -> Tensor:
     """``(tensor - mean[c]) / std[c]`` per channel of a float ``(..., C, H, W)`` tensor."""
-    from ...creation import tensor as make
     if not isinstance(tensor, Tensor):
         raise TypeError(f"img should be Tensor Image. Got {type(tensor)}")
     if not tensor.is_floating_point():
@@ -147,15 +169,7 @@ def normalize(tensor: Tensor, mean: Sequence[float], std: Sequence[float],
     if tensor.ndim < 3:
         raise ValueError("Expected tensor to be a tensor image of size (..., C, H, W). Got "
                          f"tensor.size() = {tuple(tensor.shape)}")
-    mean_t = make(list(mean) if not isinstance(mean, numbers.Number) else [mean],
-                  dtype=tensor.dtype)
-    std_t = make(list(std) if not isinstance(std, numbers.Number) else [std],
-                 dtype=tensor.dtype)
-    if bool((std_t == 0).any()):
-        raise ValueError(f"std evaluated to zero after conversion to {tensor.dtype}, leading "
-                         "to division by zero.")
-    mean_t = mean_t.view(-1, 1, 1)
-    std_t = std_t.view(-1, 1, 1)
+    mean_t, std_t = _mean_std(mean, std, tensor.dtype, tensor.device)
     if inplace:
         return tensor.sub_(mean_t).div_(std_t)
     return (tensor - mean_t) / std_t
