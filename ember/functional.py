@@ -46,7 +46,8 @@ def _result_dtype(a: Tensor, b: Tensor) -> _dt.dtype:
         return _dt.promote_types(da, db)
     zero, dim = (da, db) if a0 else (db, da)
     if zero.category > dim.category:
-        return zero
+        # A complex 0-d tensor meeting a float tensor keeps the float's precision (torch).
+        return _dt.complex_of(dim) if zero.is_complex and dim.is_floating_point else zero
     return dim
 
 

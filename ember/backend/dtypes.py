@@ -153,7 +153,14 @@ def result_type_scalar(t: dtype, value) -> dtype:
     cat = scalar_category(value)
     if cat <= t.category:
         return t
+    if cat == _COMPLEX and t.category == _FLOAT:
+        return complex_of(t)  # a complex scalar keeps the float tensor's precision
     return scalar_dtype(value)
+
+
+def complex_of(d: dtype) -> dtype:
+    """The complex dtype with ``d``'s precision (no complex32 in ember: float16 -> complex64)."""
+    return complex128 if d is float64 else complex64
 
 
 def round_bf16(arr):
