@@ -100,11 +100,19 @@ def add(input, other, *, alpha=1, out=None):
     return _binary(Add, input, other)
 
 
+def _is_bool(v) -> bool:
+    return v._dtype is _dt.bool_ if isinstance(v, Tensor) else isinstance(v, bool)
+
+
 def sub(input, other, *, alpha=1, out=None):
-    if isinstance(input, Tensor) and input._dtype is _dt.bool_ and isinstance(other, Tensor) \
-            and other._dtype is _dt.bool_:
+    bi, bo = _is_bool(input), _is_bool(other)
+    if bi and bo:
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
                            "supported. Use the `^` or `logical_xor()` operator instead.")
+    if bi or bo:
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
     if alpha != 1:
         other = mul(other, alpha)
     return _binary(Sub, input, other)
@@ -167,12 +175,19 @@ def _check_int_zero(input, other):
         raise RuntimeError("ZeroDivisionError")
 
 
+def _check_not_bool(input, other, name):
+    if _is_bool(input) and _is_bool(other):
+        raise NotImplementedError(f'"{name}_cpu" not implemented for \'Bool\'')
+
+
 def floor_divide(input, other):
+    _check_not_bool(input, other, "div_floor")
     _check_int_zero(input, other)
     return _binary(FloorDivide, input, other)
 
 
 def remainder(input, other):
+    _check_not_bool(input, other, "remainder")
     _check_int_zero(input, other)
     return _binary(Remainder, input, other)
 
@@ -191,7 +206,10 @@ def pow(input, exponent):
     if isinstance(exponent, int) and not isinstance(exponent, bool) and exponent < 0 and \
             input._dtype.category == 1:
         raise RuntimeError("Integers to negative integer powers are not allowed.")
-    return _binary(Pow, input, exponent)
+    r = _binary(Pow, input, exponent)
+    if input._dtype is _dt.bool_ and _is_bool(exponent):
+        r = r.to(_dt.bool_)  # NumPy gives int8 for bool ** bool; torch keeps bool
+    return r
 
 
 def float_power(input, exponent):

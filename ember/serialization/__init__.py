@@ -99,6 +99,10 @@ def load(f: FileLike, map_location: MapLocation = None, pickle_module: Any = Non
     """
     if pickle_module is not None and pickle_module is not pickle:
         raise ValueError("ember.load does not support a custom pickle_module")
+    if map_location is not None and not isinstance(map_location, (str, dict)) and not \
+            callable(map_location) and type(map_location).__name__ != "device":
+        raise TypeError(f"map_location must be a str, device, dict or callable, got "
+                        f"{type(map_location).__name__}")
     for k in pickle_load_args:
         if k != "encoding":
             raise TypeError(f"load() got an unexpected keyword argument {k!r}")

@@ -109,6 +109,8 @@ class SafeUnpickler:
                 handled = self._step(op, stack, metastack, memo)
             except UnpicklingError:
                 raise
+            except _Passthrough as e:
+                raise e.error from None
             except (IndexError, KeyError, TypeError, ValueError, AttributeError,
                     OverflowError, RecursionError, struct.error, UnicodeDecodeError) as e:
                 raise UnpicklingError(
@@ -312,7 +314,12 @@ class SafeUnpickler:
             pid = stack.pop()
             if self.persistent_load is None:
                 raise UnpicklingError("this pickle may not hold persistent ids (storages)")
-            stack.append(self.persistent_load(pid))
+            try:
+                stack.append(self.persistent_load(pid))
+            except UnpicklingError:
+                raise
+            except Exception as e:  # a map_location callable's or device error: as it is
+                raise _Passthrough(e) from None
         else:
             names = {"i": "INST", "o": "OBJ", "P": "PERSID", "\x82": "EXT1", "\x83": "EXT2",
                      "\x84": "EXT4", "\x97": "NEXT_BUFFER", "\x98": "READONLY_BUFFER"}
@@ -325,6 +332,12 @@ class SafeUnpickler:
 
 
 _STOP = object()
+
+
+class _Passthrough(Exception):
+    def __init__(self, error: Exception):
+        super().__init__(str(error))
+        self.error = error
 
 
 def _describe(obj) -> str:
