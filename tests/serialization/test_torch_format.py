@@ -332,3 +332,38 @@ def test_load_weights_only_false_reads_trusted_pickles(tmp_path):
     out = ember.load(io.BytesIO(data), weights_only=False)
     assert out["np"].tolist() == [0, 1, 2] and out["x"].tolist() == [1.0, 1.0]
     del Box
+
+
+def _pair():
+    torch.manual_seed(0)
+    t = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3), torch.nn.BatchNorm2d(3),
+                            torch.nn.Flatten(), torch.nn.Linear(12, 4))
+    e = ember.nn.Sequential(ember.nn.Conv2d(2, 3, 3), ember.nn.BatchNorm2d(3),
+                            ember.nn.Flatten(), ember.nn.Linear(12, 4))
+    return t, e
+
+
+def test_ember_module_state_dict_both_ways(tmp_path):
+    t, e = _pair()
+    t(torch.randn(5, 2, 4, 4))  # running stats move
+    # torch -> ember module
+    torch.save(t.state_dict(), tmp_path / "t.pt")
+    e.load_state_dict(ember.load(tmp_path / "t.pt"))
+    x = np.random.default_rng(0).standard_normal((2, 2, 4, 4)).astype(np.float32)
+    t.eval()
+    e.eval()
+    with torch.no_grad():
+        want = t(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(_arr(e(ember.from_numpy(x))), want, rtol=1e-5, atol=1e-6)
+    # ember module -> torch
+    ember.save(e.state_dict(), tmp_path / "e.pt")
+    t2, _ = _pair()
+    t2.load_state_dict(torch.load(tmp_path / "e.pt", weights_only=True))
+    t2.eval()
+    with torch.no_grad():
+        np.testing.assert_array_equal(t2(torch.from_numpy(x)).numpy(), want)
+    # a Parameter saved on its own comes back as torch.nn.Parameter
+    ember.save({"p": e[0].weight}, tmp_path / "p.pt")
+    p = torch.load(tmp_path / "p.pt", weights_only=True)["p"]
+    assert isinstance(p, torch.nn.Parameter) and p.requires_grad
+    assert type(ember.load(tmp_path / "p.pt")["p"]).__name__ == "Parameter"
