@@ -6,6 +6,7 @@ import numpy as np
 from . import functional as F
 from .backend import dtypes as _dt
 from .creation import tensor as _tensor
+from .ops import registry as _reg
 from .ops.registry import GRAD_MODE, Primitive, register
 from .tensor import Tensor, make_tensor
 
@@ -67,6 +68,7 @@ def _fast_binary(cls, ufunc, slow=F._binary):
     return op
 
 
+# ember.jit sets this to 0 while tracing so that every operator reaches Primitive.apply.
 _SMALL = 1 << 16
 _BF16 = _dt.bfloat16
 
@@ -215,6 +217,8 @@ def _write(self, arr):
 
 def inplace(self: Tensor, fn, *args) -> Tensor:
     """Run ``fn(self, *args)`` and write the result into ``self`` with torch's in-place rules."""
+    if _reg.TRACER is not None:
+        return _reg.TRACER.inplace(self, fn, args)
     track = GRAD_MODE.enabled and (self._rg or any(
         isinstance(a, Tensor) and a._rg for a in args))
     if not track:
@@ -366,7 +370,9 @@ Tensor.copy_ = _copy
 
 
 def _setitem(self, idx, value):
-    if not (GRAD_MODE.enabled and (self._rg or (isinstance(value, Tensor) and value._rg))):
+    # While tracing, the graph path below (index_put, then an in-place rebind) is recorded.
+    if _reg.TRACER is None and not (GRAD_MODE.enabled and (
+            self._rg or (isinstance(value, Tensor) and value._rg))):
         arr_idx = F._index_arrays(self, idx)
         if isinstance(value, Tensor):
             v = value._data

@@ -220,6 +220,8 @@ class Tensor:
                 raise TypeError(f"can't convert {self._device} device type tensor to numpy. "
                                 "Use Tensor.cpu() to copy the tensor to host memory first.")
             return self._data.get()
+        if _reg.TRACER is not None:
+            _reg.TRACER.read(self, "numpy")
         if self._dtype is _dt.bfloat16:
             return self._data  # float32 storage; NumPy has no bfloat16
         return self._data
@@ -232,9 +234,13 @@ class Tensor:
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted "
                                "to Scalar")
+        if _reg.TRACER is not None:
+            _reg.TRACER.read(self, "item")
         return self._data.reshape(-1)[0].item()
 
     def tolist(self):
+        if _reg.TRACER is not None:
+            _reg.TRACER.read(self, "tolist")
         return _host(self._data).tolist()
 
     def __len__(self) -> int:
@@ -250,6 +256,8 @@ class Tensor:
     def __bool__(self) -> bool:
         if self._data.size != 1:
             raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+        if _reg.TRACER is not None:
+            _reg.TRACER.read(self, "bool")
         return bool(self._data.reshape(-1)[0])
 
     def __float__(self) -> float:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 
+from ..ops import registry as _reg
 from ..ops.registry import GRAD_MODE, Node, _edge
 from .grad_mode import no_grad
 
@@ -103,6 +104,9 @@ class Function(metaclass=_FunctionMeta):
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        if _reg.TRACER is not None:
+            # ember.jit records the call as one node that calls this Function again.
+            return _reg.TRACER.function(cls, args, kwargs)
         from ..tensor import Tensor
         ctx_cls = cls.__dict__.get("_ctx_cls")
         if ctx_cls is None:

@@ -33,6 +33,9 @@ _BY_NP = _dt._BY_NP
 # Bound by ember.tensor at import time (ops sit below the Tensor type in the layering).
 Tensor = None
 make_tensor = None
+# The active ember.jit tracer (None unless a trace is being recorded): Primitive.apply hands
+# each call to TRACER.record(cls, args, kwargs), which runs the op and records a graph node.
+TRACER = None
 
 
 def register(name: str):
@@ -223,6 +226,8 @@ class Primitive(Node):
     def apply(cls, *args, **kwargs):
         # The hot path of every op: kept flat (no helper calls) since a 10-element op must cost
         # little more than NumPy's own call.
+        if TRACER is not None:
+            return TRACER.record(cls, args, kwargs)
         ctx = object.__new__(cls)
         T = Tensor
         arrays = []
