@@ -205,7 +205,7 @@ _TYPE = {_dt.float32: "Float", _dt.float64: "Double", _dt.float16: "Half",
 
 def _write(self, arr):
     data = self._data
-    if not data.flags.writeable:
+    if not getattr(data.flags, "writeable", True):
         raise RuntimeError("unsupported operation: more than one element of the written-to "
                            "tensor refers to a single memory location. Please clone() the tensor "
                            "before performing the operation.")
@@ -244,6 +244,7 @@ def inplace(self: Tensor, fn, *args) -> Tensor:
         self._version[0] += 1
         fresh = replay(base, self._view_chain)
         self.grad_fn, self._output_nr, self._rg = fresh.grad_fn, fresh._output_nr, True
+        self._view_version = self._version[0]
         return self
     res = _check_cast(self, fn(_snapshot(self), *args))
     _write(self, res._data)
@@ -380,7 +381,7 @@ def _setitem(self, idx, value):
                 v = _dt.to_dtype_array(v, self._dtype)
         else:
             v = value
-        if not self._data.flags.writeable:
+        if not getattr(self._data.flags, "writeable", True):
             _write(self, self._data)
         try:
             self._data[arr_idx] = v

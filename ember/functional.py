@@ -1242,7 +1242,7 @@ def repeat_interleave(input, repeats, dim=None):
         idx = np.repeat(np.arange(input.shape[d]), repeats.detach().cpu()._data)
     else:
         idx = np.repeat(np.arange(input.shape[d]), repeats)
-    return index_select(input, d, Tensor._from_array(idx.astype(np.int64)))
+    return index_select(input, d, Tensor._from_array(idx.astype(np.int64)).to(input._device))
 
 
 def clone(input, *, memory_format=None):

@@ -12,12 +12,17 @@ fails when a registered primitive has no case there.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 
 import ember
+
+# The backend under test: EMBER_TEST_DEVICE=cuda runs every oracle case with ember's inputs on
+# the GPU (CuPy); torch stays on the CPU as the reference.
+DEVICE = os.environ.get("EMBER_TEST_DEVICE", "cpu")
 
 FLOAT_TOL = {"float64": (1e-10, 1e-10), "float32": (1e-5, 1e-5), "float16": (2e-2, 2e-2),
              "bfloat16": (5e-2, 5e-2)}
@@ -66,6 +71,8 @@ def _to_lib(lib, arr: np.ndarray, dtype: str, requires_grad: bool, non_contiguou
         t = t.to(getattr(lib, dtype))
     else:
         t = lib.tensor(arr)
+    if lib is ember and DEVICE != "cpu":
+        t = t.to(DEVICE)
     if non_contiguous and t.dim() >= 2:
         t = t.transpose(0, 1).contiguous().transpose(0, 1)
     if is_float and requires_grad:
@@ -88,8 +95,8 @@ def _np(t) -> np.ndarray:
         if t.dtype == torch.bfloat16:
             t = t.float()
         return t.numpy()
-    return np.asarray(t.detach().float().numpy() if t.dtype is ember.bfloat16
-                      else t.detach().numpy())
+    t = t.detach().cpu()
+    return np.asarray(t.float().numpy() if t.dtype is ember.bfloat16 else t.numpy())
 
 
 def _dtype_name(t) -> str:
@@ -138,7 +145,7 @@ def check(case: Case, dtype: str = "float32", seed: int = 0, non_contiguous: boo
     for t, e in diff:
         w = rng.standard_normal(tuple(t.shape))
         t_loss = t_loss + (t.double() * torch.tensor(w)).sum()
-        e_loss = e_loss + (e.double() * ember.tensor(w)).sum()
+        e_loss = e_loss + (e.double() * ember.tensor(w, device=e.device)).sum()
     t_leaves = [x for x in tin if x.requires_grad]
     e_leaves = [x for x in ein if x.requires_grad]
     tg = torch.autograd.grad(t_loss, t_leaves, allow_unused=True)

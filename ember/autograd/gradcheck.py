@@ -12,6 +12,11 @@ def _as_tuple(x):
     return x if isinstance(x, tuple) else (x,)
 
 
+def _host64(t) -> np.ndarray:
+    """A float64 host copy of a tensor's values, flattened (works for CPU and CUDA tensors)."""
+    return np.array(t.detach().cpu()._data, dtype=np.float64).reshape(-1)
+
+
 def _numerical_jacobian(fn, inputs, i, eps):
     """Central differences for input i: a (numel_in, numel_out_total) matrix."""
     # Grad mode stays on: gradgradcheck's function itself calls autograd.grad. The
@@ -22,10 +27,10 @@ def _numerical_jacobian(fn, inputs, i, eps):
     for k in range(flat.size):
         orig = flat[k].item()
         flat[k] = orig + eps
-        plus = [o.detach()._data.astype(np.float64).reshape(-1).copy()
+        plus = [_host64(o)
                 for o in _as_tuple(fn(*inputs)) if o is not None and hasattr(o, "_data")]
         flat[k] = orig - eps
-        minus = [o.detach()._data.astype(np.float64).reshape(-1).copy()
+        minus = [_host64(o)
                  for o in _as_tuple(fn(*inputs)) if o is not None and hasattr(o, "_data")]
         flat[k] = orig
         cols.append(np.concatenate([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
@@ -50,7 +55,7 @@ def _analytical_jacobian(fn, inputs, idx, create_graph=False):
                               allow_unused=True)
                 for i, gi in zip(idx, grads):
                     if gi is not None:
-                        jac[i][:, col] = gi._data.astype(np.float64).reshape(-1)
+                        jac[i][:, col] = _host64(gi)
             col += 1
     del diff_outs
     return jac

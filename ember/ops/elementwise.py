@@ -438,9 +438,12 @@ def _unary_out(name, f, d, d_array=None, into=None):
 
 def _sigmoid(xp, a):
     # 1/(1+exp(-a)) in place on one temporary; exp overflowing to inf gives the right limit 0.
-    with xp.errstate(over="ignore"):
-        # out= keeps a 0-d input a 0-d array (a bare ufunc call returns a NumPy scalar).
-        t = xp.negative(a, out=xp.empty_like(a))
+    # out= keeps a 0-d input a 0-d array (a bare ufunc call returns a NumPy scalar).
+    t = xp.negative(a, out=xp.empty_like(a))
+    if xp is np:
+        with np.errstate(over="ignore"):
+            np.exp(t, out=t)
+    else:
         xp.exp(t, out=t)
     t += 1
     xp.reciprocal(t, out=t)

@@ -10,6 +10,15 @@ from .reduction import norm_dims
 from .registry import Primitive, register
 
 
+def add_at(xp, out, idx, values) -> None:
+    """``out[idx] += values`` where repeated indices accumulate (np.add.at; cupyx on CUDA)."""
+    if xp is np:
+        np.add.at(out, idx, values)
+    else:
+        import cupyx
+        cupyx.scatter_add(out, idx, values)
+
+
 def _is_basic(idx) -> bool:
     items = idx if isinstance(idx, tuple) else (idx,)
     return all(isinstance(i, (int, slice)) or i is None or i is Ellipsis for i in items)
@@ -41,7 +50,7 @@ class IndexAddInto(Primitive):
         if basic:
             out[idx] = src
         else:
-            self.xp.add.at(out, idx, src) if self.xp is np else out.scatter_add(idx, src)
+            add_at(self.xp, out, idx, src)
         return out
 
     def backward(self, g):
@@ -58,7 +67,7 @@ class IndexPut(Primitive):
         self.accumulate = accumulate
         out = a.copy()
         if accumulate:
-            np.add.at(out, idx, v)
+            add_at(self.xp, out, idx, v)
         else:
             out[idx] = v
         return out
@@ -77,7 +86,9 @@ def _take_along(xp, a, idx, d):
 
 def _full_index(xp, idx, d):
     """Index tuple addressing ``out[..., idx[...], ...]`` along dim ``d`` for every idx element."""
-    grids = list(xp.indices(idx.shape, sparse=True))
+    n = idx.ndim
+    grids = [xp.arange(s).reshape((1,) * i + (s,) + (1,) * (n - i - 1))
+             for i, s in enumerate(idx.shape)]
     grids[d] = idx
     return tuple(grids)
 
@@ -127,8 +138,10 @@ class Scatter(Primitive):
         if self.src_shape is not None:
             src = src[tuple(slice(0, s) for s in idx.shape)]
         if reduce == "add":
-            np.add.at(out, full, src)
+            add_at(self.xp, out, full, src)
         elif reduce == "multiply":
+            if self.xp is not np:
+                raise NotImplementedError("scatter(reduce='multiply') on CUDA")
             np.multiply.at(out, full, src)
         else:
             out[full] = src
@@ -158,7 +171,7 @@ class ScatterAdd(Primitive):
         out = a.copy()
         _check_index_range(idx, a.shape[d] if a.ndim else 1, "scatter_add")
         full = _full_index(self.xp, idx, d)
-        np.add.at(out, full, src[tuple(slice(0, s) for s in idx.shape)])
+        add_at(self.xp, out, full, src[tuple(slice(0, s) for s in idx.shape)])
         return out
 
     def backward(self, g):
@@ -201,7 +214,7 @@ class IndexAdd(Primitive):
         sel = [slice(None)] * a.ndim
         sel[d] = idx
         moved_src = src * alpha if alpha != 1 else src
-        np.add.at(out, tuple(sel), moved_src)
+        add_at(self.xp, out, tuple(sel), moved_src)
         return out
 
     def backward(self, g):
