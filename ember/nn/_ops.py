@@ -279,11 +279,14 @@ def _pad2(xp, x, ph, pw, value=0.0, extra_h=0, extra_w=0):
     return out
 
 
-def _im2col(xp, x, kh, kw, stride, padding, dilation):
-    """(N, C, H, W) -> columns (N, C*kh*kw, Ho*Wo), rows ordered like weight.reshape(O, -1).
+def _im2col(xp, x, kh, kw, stride, padding, dilation, flat=False):
+    """Columns of the sliding windows of ``x`` (N, C, H, W).
 
-    The window view is built with stride tricks; the one reshape is the only copy, and its
-    layout makes ``W @ cols`` land directly in NCHW order (no transpose afterwards).
+    ``flat=False``: (N, C*kh*kw, Ho*Wo), one GEMM per sample (used with groups).
+    ``flat=True``: (C*kh*kw, N*Ho*Wo), so that a whole batch is one large GEMM, which BLAS runs
+    much faster than N small ones; the output then needs one (cheap) transpose copy.
+    Rows are ordered like ``weight.reshape(O, -1)``. The window view is built with stride
+    tricks; the reshape is the only copy.
     """
     sh, sw = stride
     ph, pw = padding
@@ -293,6 +296,10 @@ def _im2col(xp, x, kh, kw, stride, padding, dilation):
     ho = (h - dh * (kh - 1) - 1) // sh + 1
     wo = (w - dw * (kw - 1) - 1) // sw + 1
     s0, s1, s2, s3 = x.strides
+    if flat:
+        v = _strided(xp, x, (c, kh, kw, n, ho, wo),
+                     (s1, s2 * dh, s3 * dw, s0, s2 * sh, s3 * sw))
+        return v.reshape(c * kh * kw, n * ho * wo), ho, wo
     v = _strided(xp, x, (n, c, kh, kw, ho, wo), (s0, s1, s2 * dh, s3 * dw, s2 * sh, s3 * sw))
     return v.reshape(n, c * kh * kw, ho * wo), ho, wo
 
@@ -300,22 +307,29 @@ def _im2col(xp, x, kh, kw, stride, padding, dilation):
 def _conv_fwd(xp, x, w, b, stride, padding, dilation, groups):
     o, cg, kh, kw = w.shape
     n = x.shape[0]
-    cols, ho, wo = _im2col(xp, x, kh, kw, stride, padding, dilation)
     k = cg * kh * kw
     if groups == 1:
-        out = xp.matmul(w.reshape(o, k), cols)
-    else:
-        out = xp.matmul(w.reshape(groups, o // groups, k),
-                        cols.reshape(n, groups, k, ho * wo)).reshape(n, o, ho * wo)
+        cols, ho, wo = _im2col(xp, x, kh, kw, stride, padding, dilation, flat=True)
+        out = w.reshape(o, k) @ cols
+        if b is not None:
+            out += b[:, None]
+        out = xp.ascontiguousarray(out.reshape(o, n, ho, wo).transpose(1, 0, 2, 3))
+        return out, cols
+    cols, ho, wo = _im2col(xp, x, kh, kw, stride, padding, dilation)
+    out = xp.matmul(w.reshape(groups, o // groups, k),
+                    cols.reshape(n, groups, k, ho * wo)).reshape(n, o, ho * wo)
     if b is not None:
         out += b[:, None]
     return out.reshape(n, o, ho, wo), cols
 
 
-def _col2im(xp, gc, x_hw, kh, kw, stride, padding, dilation):
-    """Adjoint of _im2col: gc (N, C, kh, kw, Ho, Wo) summed back into (N, C, H, W)."""
-    n, c = gc.shape[:2]
-    ho, wo = gc.shape[4:]
+def _col2im(xp, gc, x_hw, kh, kw, stride, padding, dilation, flat=False):
+    """Adjoint of _im2col: gc (N, C, kh, kw, Ho, Wo) (or (C, kh, kw, N, Ho, Wo) when
+    ``flat``) summed back into (N, C, H, W)."""
+    if flat:
+        c, _, _, n, ho, wo = gc.shape
+    else:
+        n, c, _, _, ho, wo = gc.shape
     sh, sw = stride
     ph, pw = padding
     dh, dw = dilation
@@ -323,14 +337,22 @@ def _col2im(xp, gc, x_hw, kh, kw, stride, padding, dilation):
     hp = max(h + 2 * ph, dh * (kh - 1) + sh * (ho - 1) + 1)
     wp = max(w + 2 * pw, dw * (kw - 1) + sw * (wo - 1) + 1)
     dx = xp.zeros((n, c, hp, wp), dtype=gc.dtype)
+    tgt = dx.transpose(1, 0, 2, 3) if flat else dx
     for i in range(kh):
         r0 = i * dh
         for j in range(kw):
             c0 = j * dw
-            dx[:, :, r0:r0 + sh * (ho - 1) + 1:sh, c0:c0 + sw * (wo - 1) + 1:sw] += gc[:, :, i, j]
+            src = gc[:, i, j] if flat else gc[:, :, i, j]
+            tgt[:, :, r0:r0 + sh * (ho - 1) + 1:sh, c0:c0 + sw * (wo - 1) + 1:sw] += src
     if hp == h and wp == w:
         return dx
     return xp.ascontiguousarray(dx[:, :, ph:ph + h, pw:pw + w])
+
+
+def _flat_grad(xp, g):
+    """(N, O, Ho, Wo) -> (O, N*Ho*Wo), the layout of the flat columns."""
+    n, o, ho, wo = g.shape
+    return xp.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(o, n * ho * wo)
 
 
 def _conv_input_grad(xp, g, w, x_hw, stride, padding, dilation, groups):
@@ -339,10 +361,10 @@ def _conv_input_grad(xp, g, w, x_hw, stride, padding, dilation, groups):
     n, _, ho, wo = g.shape
     k = cg * kh * kw
     if groups == 1:
-        gc = xp.matmul(w.reshape(o, k).T, g.reshape(n, o, ho * wo))
-    else:
-        wm = w.reshape(groups, o // groups, k).transpose(0, 2, 1)
-        gc = xp.matmul(wm, g.reshape(n, groups, o // groups, ho * wo))
+        gc = (w.reshape(o, k).T @ _flat_grad(xp, g)).reshape(cg, kh, kw, n, ho, wo)
+        return _col2im(xp, gc, x_hw, kh, kw, stride, padding, dilation, flat=True)
+    wm = w.reshape(groups, o // groups, k).transpose(0, 2, 1)
+    gc = xp.matmul(wm, g.reshape(n, groups, o // groups, ho * wo))
     gc = gc.reshape(n, cg * groups, kh, kw, ho, wo)
     return _col2im(xp, gc, x_hw, kh, kw, stride, padding, dilation)
 
@@ -350,15 +372,16 @@ def _conv_input_grad(xp, g, w, x_hw, stride, padding, dilation, groups):
 def _conv_weight_grad(xp, x, g, wshape, stride, padding, dilation, groups, cols=None):
     o, cg, kh, kw = wshape
     n, _, ho, wo = g.shape
-    if cols is None:
-        cols = _im2col(xp, x, kh, kw, stride, padding, dilation)[0]
     k = cg * kh * kw
     if groups == 1:
-        gw = xp.matmul(g.reshape(n, o, ho * wo), cols.transpose(0, 2, 1)).sum(0)
-    else:
-        g4 = g.reshape(n, groups, o // groups, ho * wo)
-        c4 = cols.reshape(n, groups, k, ho * wo).transpose(0, 1, 3, 2)
-        gw = xp.matmul(g4, c4).sum(0)
+        if cols is None:
+            cols = _im2col(xp, x, kh, kw, stride, padding, dilation, flat=True)[0]
+        return (_flat_grad(xp, g) @ cols.T).reshape(wshape)
+    if cols is None:
+        cols = _im2col(xp, x, kh, kw, stride, padding, dilation)[0]
+    g4 = g.reshape(n, groups, o // groups, ho * wo)
+    c4 = cols.reshape(n, groups, k, ho * wo).transpose(0, 1, 3, 2)
+    gw = xp.matmul(g4, c4).sum(0)
     return gw.reshape(wshape)
 
 
@@ -489,17 +512,15 @@ class MaxPool2dOp(Primitive):
         ho, eh = _pool_geometry(h, kh, stride[0], padding[0], dilation[0], ceil_mode)
         wo, ew = _pool_geometry(w, kw, stride[1], padding[1], dilation[1], ceil_mode)
         xpad = _pad2(xp, x, padding[0], padding[1], -np.inf, eh, ew)
-        cur = None
-        arg = None
-        for i, j, v in _windows(xp, xpad, kh, kw, stride, dilation, ho, wo):
-            if cur is None:
-                cur = v.copy()
-                arg = xp.zeros(cur.shape, dtype=np.int32)
-                continue
-            # Strict '>' keeps the first maximum, as torch does; NaN wins like in torch.
-            m = (v > cur) | xp.isnan(v)
-            xp.copyto(cur, v, where=m)
-            xp.copyto(arg, i * kw + j, where=m)
+        views = [v for _, _, v in _windows(xp, xpad, kh, kw, stride, dilation, ho, wo)]
+        cur = views[0].copy()
+        for v in views[1:]:
+            xp.maximum(cur, v, out=cur)  # NaN propagates, as in torch
+        # First window position holding the maximum (torch keeps the first on ties).
+        itype = np.int8 if len(views) < 128 else np.int32
+        arg = xp.full(cur.shape, len(views) - 1, dtype=itype)
+        for k in range(len(views) - 2, -1, -1):
+            xp.copyto(arg, itype(k), where=views[k] == cur)
         self.arg = arg
         self.geom = (kernel, stride, padding, dilation, (h, w), (eh, ew))
         self.like_shape = x.shape
@@ -509,8 +530,9 @@ class MaxPool2dOp(Primitive):
 
     def _flat_indices(self, xp, ho, wo):
         (kh, kw), (sh, sw), (ph, pw), (dh, dw), (h, w), _ = self.geom
-        rows = (xp.arange(ho) * sh - ph)[:, None] + (self.arg // kw) * dh
-        cols = (xp.arange(wo) * sw - pw)[None, :] + (self.arg % kw) * dw
+        a = self.arg.astype(np.int64)
+        rows = (xp.arange(ho) * sh - ph)[:, None] + (a // kw) * dh
+        cols = (xp.arange(wo) * sw - pw)[None, :] + (a % kw) * dw
         return (rows * w + cols).astype(np.int64)
 
     def _non_diff_outputs(self):
