@@ -39,16 +39,30 @@ class Generator:
         return self._seed
 
     def get_state(self):
+        """The generator state as a uint8 tensor of plain integers (PCG64's 128-bit state and
+        increment, then the buffered 32-bit draw): no pickle, so restoring a state read from an
+        untrusted checkpoint cannot run code."""
         from .creation import tensor
-        import pickle
         from . import uint8
-        raw = pickle.dumps(self._rng.bit_generator.state)
+        st = self._rng.bit_generator.state
+        raw = (int(st["state"]["state"]).to_bytes(16, "little")
+               + int(st["state"]["inc"]).to_bytes(16, "little")
+               + int(st["has_uint32"]).to_bytes(1, "little")
+               + int(st["uinteger"]).to_bytes(4, "little"))
         return tensor(list(raw), dtype=uint8)
 
     def set_state(self, state) -> "Generator":
-        import pickle
-        raw = bytes(state.tolist())
-        self._rng.bit_generator.state = pickle.loads(raw)
+        raw = bytes(int(v) & 0xFF for v in state.reshape(-1).tolist())
+        if len(raw) != 37:
+            raise RuntimeError(f"Generator.set_state: expected a state of 37 bytes, got "
+                               f"{len(raw)}")
+        self._rng.bit_generator.state = {
+            "bit_generator": "PCG64",
+            "state": {"state": int.from_bytes(raw[0:16], "little"),
+                      "inc": int.from_bytes(raw[16:32], "little")},
+            "has_uint32": raw[32],
+            "uinteger": int.from_bytes(raw[33:37], "little"),
+        }
         return self
 
     @property
