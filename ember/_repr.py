@@ -130,9 +130,24 @@ def tensor_repr(t, prefix: str = "tensor(") -> str:
         suffix.append(f"grad_fn=<{t.grad_fn._backward_name}>")
     elif t._rg:
         suffix.append("requires_grad=True")
-    if suffix:
-        return prefix + body + ", " + ", ".join(suffix) + ")"
-    return prefix + body + ")"
+    return _add_suffixes(prefix + body, suffix, len(prefix))
+
+
+def _add_suffixes(text: str, suffixes: list, indent: int) -> str:
+    """Append ``, dtype=...``-style suffixes, moving one to a new line when it would run past
+    the line width. torch's count of the last line's length is 2 more than its characters
+    (the closing ", "), and reproducing that gives the same line breaks."""
+    parts = [text]
+    used = len(text) - text.rfind("\n") + 1
+    for s in suffixes:
+        if used + len(s) + 2 > PRINT_OPTIONS["linewidth"]:
+            parts.append(",\n" + " " * indent + s)
+            used = indent + len(s)
+        else:
+            parts.append(", " + s)
+            used += len(s) + 2
+    parts.append(")")
+    return "".join(parts)
 
 
 def _edge_sample(arr, edge):

@@ -42,6 +42,7 @@ class Tensor:
     _output_nr = 0
     _base = None
     _view_chain = None
+    _view_version = 0  # version of the base when a view's grad_fn was made (see _refresh_view)
     _accum = None
     _leaf_hooks = None
     _post_accumulate_hooks = None
@@ -456,7 +457,8 @@ def make_tensor(arr, dtype, dev):
 
 
 # Instance attributes that are ember's bookkeeping, not user data (skipped by deepcopy).
-_INTERNAL = frozenset(("_rg", "grad", "grad_fn", "_output_nr", "_base", "_view_chain", "_accum",
+_INTERNAL = frozenset(("_rg", "grad", "grad_fn", "_output_nr", "_base", "_view_chain",
+                       "_view_version", "_accum",
                        "_leaf_hooks", "_post_accumulate_hooks"))
 
 

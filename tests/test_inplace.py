@@ -328,3 +328,45 @@ def test_inplace_on_reshape_copy_does_not_touch_source():
         assert y.grad_fn.name() == "AddBackward0"
     for e, t in zip(res[1], res[0]):
         assert_close(_np(e), _np(t), 1e-12, 1e-12, "reshape copy")
+
+
+def test_view_taken_before_base_inplace_sees_it_in_grad():
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((3, 4))
+    res = []
+    for lib in LIBS:
+        w = lib.tensor(a, requires_grad=True)
+        b = w * 1
+        c = b[0]
+        d = b[:, 1:3]
+        b.mul_(2)  # c and d must now differentiate through the mul_
+        (c * 1).sum().backward(retain_graph=True)
+        g1 = w.grad.clone()
+        w.grad = None
+        (d * d).sum().backward()
+        res.append((c.detach(), g1, w.grad))
+    for e, t in zip(res[1], res[0]):
+        assert_close(_np(e), _np(t), 1e-12, 1e-12, "stale view")
+
+
+@pytest.mark.parametrize("which", ["saved_output", "saved_input", "leaf"])
+def test_modified_error_names_the_op_like_torch(which):
+    msgs = []
+    for lib in LIBS:
+        x = lib.ones(3, requires_grad=True)
+        if which == "saved_output":
+            y = x.exp()
+            y.add_(1)
+            out = y
+        elif which == "saved_input":
+            h = x * 2
+            out = h.sin()
+            h.mul_(3)
+        else:
+            out = x.sin()
+            with lib.no_grad():
+                x.add_(1)
+        with pytest.raises(RuntimeError) as info:
+            out.sum().backward()
+        msgs.append(str(info.value))
+    assert msgs[1] == msgs[0]

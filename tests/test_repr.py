@@ -68,6 +68,11 @@ REPR_CASES = {
     "rg_2d_f64": lambda lib: lib.tensor(_RNG_A23, dtype=lib.float64, requires_grad=True),
     "grad_fn_matmul": lambda lib: lib.ones(2, 2, requires_grad=True) @ lib.ones(2, 2),
     "grad_fn_view": lambda lib: lib.ones(2, 3, requires_grad=True).view(3, 2),
+    "suffix_wrap": lambda lib: lib.tensor(_RNG_A23, dtype=lib.float64, requires_grad=True) * 1,
+    "suffix_wrap_1d": lambda lib: lib.tensor(_RNG_WIDE[0, :7], dtype=lib.float64) * 1,
+    "suffix_wrap_two": lambda lib: lib.tensor(_RNG_WIDE[:, :6], dtype=lib.float16,
+                                              requires_grad=True).exp(),
+    "suffix_wrap_0d": lambda lib: lib.tensor(1.5, dtype=lib.float16, requires_grad=True) * 3,
 }
 
 _RNG_A23 = _RNG.standard_normal((2, 3)).astype(np.float32)

@@ -65,6 +65,7 @@ class Node:
     next_edges: tuple = ()
     _saved = None
     _saved_versions = None
+    _saved_out_idx = -1  # which saved tensor is this node's own output, if any
     _released = False
     _pre_hooks = None      # {output_nr: [hook(grad) -> grad|None]} from Tensor.register_hook
     _retain_hooks = None   # {output_nr: tensor} for retain_grad
@@ -95,15 +96,10 @@ class Node:
             return ()
         versions = self._saved_versions
         if versions is not None:
-            for t, v in zip(saved, versions):
+            for i, (t, v) in enumerate(zip(saved, versions)):
                 if t is not None and v is not None and t._version[0] != v:
-                    raise RuntimeError(
-                        "one of the variables needed for gradient computation has been modified "
-                        f"by an inplace operation: [{t._type_name()} {list(t.shape)}], which is "
-                        f"output 0 of {self._backward_name}, is at version {t._version[0]}; "
-                        f"expected version {v} instead. Hint: enable anomaly detection to find "
-                        "the operation that failed to compute its gradient, with "
-                        "torch.autograd.set_detect_anomaly(True).")
+                    raise RuntimeError(_modified_msg(t, v, self if i == self._saved_out_idx
+                                                    else t.grad_fn))
         return saved
 
     def _release(self) -> None:
@@ -136,6 +132,25 @@ class Node:
         if type(out) is not tuple:
             out = (out,)
         return out
+
+
+def _modified_msg(t, expected, fn) -> str:
+    """torch's error for a saved tensor changed in place. It names the op that made the value:
+    the saving op for a saved output (``Exp``), else the tensor's current producer (``Add``
+    for an input last written by add_), nothing for a leaf."""
+    made_by = ""
+    if fn is not None:
+        op = fn._backward_name
+        for suffix in ("Backward0", "Backward1", "Backward"):
+            if op.endswith(suffix):
+                op = op[:-len(suffix)]
+                break
+        made_by = f", which is output {t._output_nr} of {op},"
+    return ("one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: [{t._type_name()} {list(t.shape)}]{made_by} is at version "
+            f"{t._version[0]}; expected version {expected} instead. Hint: enable anomaly "
+            "detection to find the operation that failed to compute its gradient, with "
+            "torch.autograd.set_detect_anomaly(True, check_nan=False).")
 
 
 class _RemovableHandle:
@@ -171,6 +186,8 @@ class AccumulateGrad(Node):
 def _edge(t):
     fn = t.grad_fn
     if fn is not None:
+        if t._base is not None and t._view_version != t._version[0]:
+            fn = _refresh_view(t)
         return (fn, t._output_nr)
     if t._rg:
         acc = t._accum
@@ -178,6 +195,29 @@ def _edge(t):
             acc = t._accum = AccumulateGrad(t)
         return (acc, 0)
     return None
+
+
+def _refresh_view(t):
+    """Re-derive a view's grad_fn from its base after an in-place op changed the base.
+
+    torch regenerates a view's history when the shared version counter moved since the view's
+    grad_fn was made; without it, ``c = b[0]; b.mul_(2); c.sum().backward()`` would skip the
+    mul_ in the gradient.
+    """
+    prev = GRAD_MODE.enabled
+    GRAD_MODE.enabled = True  # also inside backward(), which runs with grad mode off
+    try:
+        fresh = t._base
+        for cls, rest, kw in t._view_chain:
+            fresh = cls.apply(fresh, *rest, **kw)
+    finally:
+        GRAD_MODE.enabled = prev
+    t._view_version = t._version[0]
+    if fresh.grad_fn is None:
+        return t.grad_fn
+    t.grad_fn = fresh.grad_fn
+    t._output_nr = fresh._output_nr
+    return t.grad_fn
 
 
 def broadcast_error(shapes) -> RuntimeError:
@@ -300,6 +340,7 @@ class Primitive(Node):
             step = (cls, args[1:], kwargs)
             chain = base._view_chain
             res._view_chain = chain + (step,) if chain else (step,)
+            res._view_version = base._version[0]
         if need_grad and d.category >= 2:
             ctx.next_edges = tuple([_edge(a) if isinstance(a, T) else None for a in args])
             res._rg = True
@@ -355,6 +396,7 @@ def _resolve_saved(ctx, args, arrays, outs):
             for o in outs:
                 if o._data is s:
                     found = o
+                    ctx._saved_out_idx = len(res)  # names this op in the modified-error
                     break
         if found is None:
             d = _dt.from_numpy_dtype(s.dtype)
