@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from ..backend.dtypes import _xp_of
 from ..tensor import Tensor, make_tensor
 from .optimizer import Optimizer, check_hparams, finish_update, to_scalar
 
@@ -134,9 +135,10 @@ def _strong_wolfe(evaluate, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1
 
 def _wrap(value, dtype, device):
     """State value as torch stores it: arrays and array scalars become ember Tensors."""
-    if isinstance(value, (np.ndarray, np.generic)):
-        arr = np.asarray(value)
-        return make_tensor(arr, dtype, device)
+    if isinstance(value, np.generic):
+        return make_tensor(np.asarray(value), dtype, None)
+    if hasattr(value, "dtype") and hasattr(value, "shape"):
+        return make_tensor(value, dtype, device)
     return value
 
 
@@ -144,9 +146,9 @@ def _unwrap(value):
     """Inverse of ``_wrap``: Tensors back to arrays (0-d ones to array scalars)."""
     if isinstance(value, Tensor):
         arr = value._data
-        if not isinstance(arr, np.ndarray):
-            arr = arr.get()
-        return arr[()] if arr.ndim == 0 else arr
+        if arr.ndim == 0:
+            return arr.item() if not isinstance(arr, np.ndarray) else arr[()]
+        return arr
     return value
 
 
@@ -197,21 +199,19 @@ class LBFGS(Optimizer):
         self._params = self.param_groups[0]["params"]
 
     # ------------------------------------------------------------------ flat views
-    def _dtype(self):
-        return self._params[0]._data.dtype
-
     def _flat_grad(self) -> np.ndarray:
         parts = []
         for p in self._params:
             arr = p._data
+            xp = _xp_of(arr)
             if p.grad is None:
-                part = np.zeros(arr.size, dtype=arr.dtype)
+                part = xp.zeros(arr.size, dtype=arr.dtype)
             else:
-                part = np.asarray(p.grad._data, dtype=arr.dtype).reshape(-1)
+                part = p.grad._data.astype(arr.dtype, copy=False).reshape(-1)
             if part.dtype.kind == "c":
-                part = np.ascontiguousarray(part).view(part.real.dtype)
+                part = xp.ascontiguousarray(part).view(part.real.dtype)
             parts.append(part)
-        return np.concatenate(parts)
+        return _xp_of(parts[0]).concatenate(parts)
 
     def _add_step(self, t, d: np.ndarray) -> None:
         """``p += t * d[slice of p]`` for every parameter."""

@@ -86,7 +86,7 @@ class SGD(Optimizer):
                     state = self.state[p]
                     buf_t = state.get("momentum_buffer")
                     if buf_t is None:
-                        buf = np.array(g, copy=True)
+                        buf = g.copy()
                         state["momentum_buffer"] = make_tensor(buf, p._dtype, p._device)
                     else:
                         buf = buf_t._data

@@ -253,3 +253,36 @@ def test_tensor_lr_and_complex_params():
             opt.step()
         results.append(z.detach().numpy())
     np.testing.assert_allclose(results[0], results[1], rtol=1e-12)
+
+
+def test_user_defined_optimizer_in_torch_style():
+    # A custom optimizer written against torch's API runs unchanged on ember.
+    def make(lib):
+        class SignSGD(lib.optim.Optimizer):
+            def __init__(self, params, lr=0.01):
+                super().__init__(params, {"lr": lr})
+
+            @lib.no_grad()
+            def step(self, closure=None):
+                for group in self.param_groups:
+                    for p in group["params"]:
+                        if p.grad is None:
+                            continue
+                        state = self.state[p]
+                        if "count" not in state:
+                            state["count"] = lib.zeros_like(p)
+                        state["count"].add_(1)
+                        p.add_(p.grad.sign(), alpha=-group["lr"])
+        return SignSGD
+
+    results = []
+    for lib in (ember, torch):
+        w = lib.tensor([0.5, -0.25, 2.0], dtype=lib.float64, requires_grad=True)
+        opt = make(lib)([w], lr=0.1)
+        for _ in range(3):
+            opt.zero_grad()
+            (w * w * w).sum().backward()
+            opt.step()
+        results.append((w.detach().numpy(), opt.state_dict()))
+    np.testing.assert_allclose(results[0][0], results[1][0])
+    assert_same_structure(results[0][1], results[1][1], 0, 0)
