@@ -104,3 +104,31 @@ def test_ember_info():
                                          ("torchaudio", None), ("torchx", None)])
 def test_alias_names(name, expect):
     assert cli.torch_to_ember(name) == expect
+
+
+def test_mnist_example_runs_on_generated_idx(tmp_path):
+    import gzip
+    import struct
+
+    import numpy as np
+    rng = np.random.default_rng(0)
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for split, n in (("train", 96), ("t10k", 32)):
+        labels = rng.integers(0, 10, size=n).astype(np.uint8)
+        images = rng.integers(0, 256, size=(n, 28, 28)).astype(np.uint8)
+        for stem, arr in (("images-idx3", images), ("labels-idx1", labels)):
+            header = bytes([0, 0, 8, arr.ndim]) + b"".join(struct.pack(">I", s)
+                                                          for s in arr.shape)
+            with gzip.open(raw / f"{split}-{stem}-ubyte.gz", "wb") as f:
+                f.write(header + arr.tobytes())
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    for model in ("mlp", "cnn"):
+        plot = tmp_path / f"{model}.png"
+        proc = subprocess.run([sys.executable, "-m", "ember.examples.mnist", "--model", model,
+                               "--epochs", "2", "--data", str(tmp_path / "data"),
+                               "--plot", str(plot)], capture_output=True, text=True,
+                              timeout=120, env=env, cwd=str(tmp_path))
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.count("test loss") == 2 and "epoch 2/2" in proc.stdout
+        assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

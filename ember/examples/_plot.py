@@ -15,19 +15,21 @@ _GLYPHS = {
     "A": "010101111101101", "C": "111100100100111", "T": "111010010010010",
     "E": "111100111100111", "R": "110101110101101", "N": "101111111111101",
     "I": "111010010010111", " ": "000000000000000", "-": "000000111000000",
-    "/": "001001010100100", ":": "000010000010000",
+    "/": "001001010100100", ":": "000010000010000", "P": "110101110100100",
+    "H": "101101111101101",
 }
 _COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)]
 
 
-def _text(canvas: np.ndarray, x: int, y: int, text: str, scale: int = 2) -> None:
+def _text(canvas: np.ndarray, x: int, y: int, text: str, scale: int = 2,
+          color=(0, 0, 0)) -> None:
     for k, ch in enumerate(text.upper()):
         bits = _GLYPHS.get(ch, _GLYPHS[" "])
         for i, b in enumerate(bits):
             if b == "1":
                 r, c = divmod(i, 3)
                 top, left = y + r * scale, x + (k * 4 + c) * scale
-                canvas[top:top + scale, left:left + scale] = 0
+                canvas[top:top + scale, left:left + scale] = color
 
 
 def _line(canvas: np.ndarray, x0, y0, x1, y1, color) -> None:
@@ -97,5 +99,7 @@ def plot_curves(path: str, train_loss: Sequence[float], test_loss: Sequence[floa
     _panel(canvas, 20, 40, 280, 230, "LOSS", [train_loss, test_loss])
     _panel(canvas, 340, 40, 280, 230, "TEST ACC %", [test_acc])
     _text(canvas, 20, 280, "EPOCH 1-" + str(len(test_acc)))
+    _text(canvas, 200, 280, "TRAIN", color=_COLORS[0])
+    _text(canvas, 250, 280, "TEST", color=_COLORS[1])
     write_png(path, canvas)
     return "builtin"
