@@ -47,7 +47,13 @@ def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tens
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,
              bias: Optional[Tensor] = None) -> Tensor:
     """``y_k = x1^T W_k x2 + b_k``; weight (out, in1, in2)."""
-    out = E.einsum("...i,kij,...j->...k", input1, weight, input2)
+    k, i, j = weight.shape
+    lead = tuple(input1.shape[:-1])
+    x1 = input1.reshape(-1, i)
+    x2 = input2.reshape(-1, j)
+    # (B, i) @ (i, k*j) -> (B, k, j), then contract j with x2: two dense steps, no einsum.
+    tmp = x1.matmul(weight.permute(1, 0, 2).reshape(i, k * j)).reshape(-1, k, j)
+    out = (tmp * x2.unsqueeze(1)).sum(-1).reshape(*lead, k)
     return out + bias if bias is not None else out
 
 
