@@ -81,6 +81,9 @@ def record(fn: Callable, args: tuple, module=None, keep_guards: bool = True) -> 
     leaves, in_spec = flatten(tuple(args))
     g = Graph()
     tracer = Tracer(g, _param_names(module))
+    if module is not None:
+        for t in _live_params(module).values():
+            tracer.param_data[id(t._data)] = t
     aliases = []
     for i, t in enumerate(leaves):
         a = make_tensor(t._data, t._dtype, t._device)

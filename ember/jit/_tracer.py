@@ -38,6 +38,8 @@ class Tracer:
         self.env: dict[int, tuple] = {}      # id(tensor) -> (tensor, value, version)
         self.by_data: dict[int, tuple] = {}  # id(array) -> (array, value)
         self.consts: dict[tuple, Value] = {}
+        # Raw arrays of parameters/buffers passed to primitives (batch_norm's running stats).
+        self.param_data: dict[int, Tensor] = {}
         self._prev = None
         self._prev_small = None
 
@@ -98,10 +100,13 @@ class Tracer:
     def _encode(self, a, top: bool):
         if isinstance(a, Tensor):
             return self.lookup(a)
-        if isinstance(a, np.ndarray) and not top:
+        if isinstance(a, np.ndarray):
             d = self.by_data.get(id(a))
             if d is not None and d[0] is a:
                 return DataRef(d[1])
+            p = self.param_data.get(id(a))
+            if p is not None and p._data is a:
+                return DataRef(self.lookup(p))
             return a
         if type(a) is tuple:
             return tuple(self._encode(x, False) for x in a)
