@@ -17,7 +17,6 @@ import torch.nn.functional as TF
 import ember
 from ember.vision import datasets, transforms, utils
 from ember.vision._png import decode_png
-from ember.vision.transforms import functional as VF
 
 
 def write_idx(path: str, arr: np.ndarray, code: int = 0x08) -> None:
