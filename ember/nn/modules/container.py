@@ -267,11 +267,23 @@ class ModuleDict(Module):
         raise NotImplementedError("ModuleDict has no forward(); index it and call the modules")
 
 
-def _param_line(p) -> str:
+_TYPENAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+              "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
+              "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
+              "bool": "BoolTensor"}
+
+
+def _param_line(p, typename: bool = False) -> str:
     size = "x".join(str(s) for s in p.shape)
     dev = f" ({p.device})" if p.device.type == "cuda" else ""
     kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
-    return f"{kind} containing: [{p.dtype} of size {size}{dev}]"
+    # ParameterList prints the dtype, ParameterDict the legacy type name (as torch does).
+    what = p.dtype
+    if typename:
+        name = str(p.dtype).replace("torch.", "")
+        what = ("torch.cuda." if p.device.type == "cuda" else "torch.") + _TYPENAMES.get(
+            name, "Tensor")
+    return f"{kind} containing: [{what} of size {size}{dev}]"
 
 
 class ParameterList(Module):
@@ -409,7 +421,7 @@ class ParameterDict(Module):
         lines = []
         for k, p in self.items():
             if isinstance(p, Tensor):
-                lines.append(f"  ({k}): " + _param_line(p))
+                lines.append(f"  ({k}): " + _param_line(p, typename=True))
             else:
                 lines.append(f"  ({k}): Object of type: {type(p).__name__}")
         return "\n".join(lines)

@@ -465,8 +465,7 @@ class Module:
         for name, param in local:
             key = prefix + name
             if key not in state_dict:
-                if strict:
-                    missing_keys.append(key)
+                missing_keys.append(key)
                 continue
             val = state_dict[key]
             if not isinstance(val, Tensor):
@@ -478,13 +477,13 @@ class Module:
                 continue
             with no_grad():
                 param.copy_(val)
-        if strict:
-            for key in state_dict:
-                if key.startswith(prefix):
-                    rest = key[len(prefix):]
-                    head = rest.split(".", 1)[0]
-                    if head not in self._modules and head not in dict(local):
-                        unexpected_keys.append(key)
+        # torch reports unexpected keys even when strict=False (it just does not raise).
+        for key in state_dict:
+            if key.startswith(prefix):
+                rest = key[len(prefix):]
+                head = rest.split(".", 1)[0]
+                if head not in self._modules and head not in dict(local):
+                    unexpected_keys.append(key)
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Copy parameters and buffers from ``state_dict``; returns missing/unexpected keys."""
