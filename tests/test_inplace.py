@@ -370,3 +370,19 @@ def test_modified_error_names_the_op_like_torch(which):
             out.sum().backward()
         msgs.append(str(info.value))
     assert msgs[1] == msgs[0]
+
+
+def test_integer_index_is_a_writable_view():
+    for lib in LIBS:
+        x = lib.zeros(3)
+        x[1].fill_(5)
+        y = lib.zeros(2, 3)
+        y[1, 2].add_(1)
+        y[0][1].copy_(lib.tensor(7.0))
+        assert x.tolist() == [0, 5, 0] and y.tolist() == [[0, 7, 0], [0, 0, 1]]
+        w = lib.ones(2, 3, requires_grad=True)
+        names = [t.grad_fn.name() for t in (w[0], w[:, 1], w[1:], w[0, 1:], w[None],
+                                            w[..., 1], w[lib.tensor([0])], w[w > 0])]
+        assert names == ["SelectBackward0", "SelectBackward0", "SliceBackward0",
+                         "SliceBackward0", "UnsqueezeBackward0", "SelectBackward0",
+                         "IndexBackward0", "IndexBackward0"]

@@ -24,13 +24,37 @@ def _is_basic(idx) -> bool:
     return all(isinstance(i, (int, slice)) or i is None or i is Ellipsis for i in items)
 
 
+def _basic_index_name(idx) -> str:
+    """torch applies a basic index one component at a time; the last one that does something
+    names the result's grad_fn (x[0] -> SelectBackward0, x[:, 1:] -> SliceBackward0)."""
+    name = "AliasBackward0"
+    for i in (idx if isinstance(idx, tuple) else (idx,)):
+        if i is None:
+            name = "UnsqueezeBackward0"
+        elif isinstance(i, slice):
+            if i != slice(None):
+                name = "SliceBackward0"
+        elif i is not Ellipsis:
+            name = "SelectBackward0"
+    return name
+
+
 @register("getitem")
 class GetItem(Primitive):
     def forward(self, a, idx):
         self.in_shape = a.shape
         self.idx = idx
         self.basic = _is_basic(idx)
-        return a[idx]
+        out = a[idx]
+        if self.basic:
+            self._backward_name = _basic_index_name(idx)
+            if not isinstance(out, self.xp.ndarray):
+                # NumPy gives a scalar for a full integer index; torch gives a 0-d view, which
+                # in-place ops (x[1].fill_(5)) must write through. A trailing ... keeps a view.
+                out = a[(idx if isinstance(idx, tuple) else (idx,)) + (Ellipsis,)]
+        else:
+            self._backward_name = "IndexBackward0"
+        return out
 
     @property
     def is_view(self):
