@@ -1,0 +1,74 @@
+"""GPU benchmark (run on the device machine): ember on CuPy against torch eager, one run.
+
+    python bench/gpu.py
+
+Prints per-step times and ratios for the MLP 784-128-10 train step (batch 64) and a small CNN
+step (batch 128), plus peak GPU memory of each framework.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import torch  # noqa: E402
+
+import ember  # noqa: E402
+from common import report  # noqa: E402
+from train import cnn, mlp  # noqa: E402
+
+
+def gpu_time(step, sync, number=50, repeat=5, warmup=5):
+    for _ in range(warmup):
+        step()
+    sync()
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            step()
+        sync()
+        best = min(best, (time.perf_counter() - t0) / number)
+    return best
+
+
+def make_step(lib, build, x_np, y_np, device):
+    model = build(lib).to(device)
+    opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    crit = lib.nn.CrossEntropyLoss()
+    x = lib.tensor(x_np).to(device)
+    y = lib.tensor(y_np).to(device)
+
+    def step():
+        opt.zero_grad()
+        loss = crit(model(x), y)
+        loss.backward()
+        opt.step()
+    return step
+
+
+def main() -> None:
+    print(f"device: {torch.cuda.get_device_name(0)}  torch {torch.__version__}")
+    rng = np.random.default_rng(0)
+    for name, build, batch, number in (("MLP 784-128-10 step, batch 64", mlp, 64, 100),
+                                       ("CNN conv32/conv64/fc step, batch 128", cnn, 128, 20)):
+        x = rng.standard_normal((batch, 1, 28, 28)).astype(np.float32)
+        y = rng.integers(0, 10, batch)
+        torch.cuda.reset_peak_memory_stats()
+        t_t = gpu_time(make_step(torch, build, x, y, "cuda"), torch.cuda.synchronize, number)
+        t_mem = torch.cuda.max_memory_allocated()
+        ember.cuda.reset_peak_memory_stats()
+        t_e = gpu_time(make_step(ember, build, x, y, "cuda"), ember.cuda.synchronize, number)
+        e_mem = ember.cuda.max_memory_allocated()
+        report(name, t_e, t_t)
+        print(f"{'':<44} peak memory ember {e_mem / 2**20:8.1f} MiB  torch "
+              f"{t_mem / 2**20:8.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
