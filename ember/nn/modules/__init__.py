@@ -18,3 +18,4 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss,  # noqa: F40
 from .misc import (ConstantPad1d, ConstantPad2d, Dropout, Dropout2d, Embedding,  # noqa: F401
                    PixelShuffle, PixelUnshuffle, ReflectionPad1d, ReflectionPad2d,
                    ReplicationPad2d, Upsample, ZeroPad2d)
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase  # noqa: F401
