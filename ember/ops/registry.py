@@ -36,6 +36,9 @@ make_tensor = None
 # The active ember.jit tracer (None unless a trace is being recorded): Primitive.apply hands
 # each call to TRACER.record(cls, args, kwargs), which runs the op and records a graph node.
 TRACER = None
+# The active ember.profiler.profile (None unless profiling): Primitive.apply hands each call to
+# PROFILER.record(cls, args, kwargs), which times the op; unprofiled calls pay one `is None`.
+PROFILER = None
 
 
 def register(name: str):
@@ -268,6 +271,8 @@ class Primitive(Node):
         # little more than NumPy's own call.
         if TRACER is not None:
             return TRACER.record(cls, args, kwargs)
+        if PROFILER is not None:
+            return PROFILER.record(cls, args, kwargs)
         ctx = object.__new__(cls)
         T = Tensor
         arrays = []
