@@ -175,8 +175,14 @@ def info() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ember`` console script and ``python -m ember``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["torchrun"]:
+        # torchrun's own options follow; the ranks import ember for `import torch`.
+        from .distributed.run import main as torchrun_main
+        return torchrun_main(["--alias-torch"] + args[1:])
     parser = argparse.ArgumentParser(prog="ember", description="ember: PyTorch's API on NumPy")
     sub = parser.add_subparsers(dest="command")
+    sub.add_parser("torchrun", help="launch N ranks like torchrun (torch resolves to ember)")
     p_run = sub.add_parser("run", help="run a PyTorch script with torch resolving to ember")
     p_run.add_argument("-m", dest="module", action="store_true",
                        help="run a module (like python -m) instead of a file")
