@@ -72,8 +72,8 @@ o = ember.zeros(3, 4, dtype=ember.float64)
 dist.reduce_scatter(o, [ember.tensor(x * (k + 1)) for k in range(n)])
 out["reduce_scatter"] = o.numpy()
 o = ember.zeros(2, 4, dtype=ember.float64)
-dist.reduce_scatter_tensor(o, ember.tensor(np.tile(x[:2], (n, 1)) + np.arange(n).repeat(2)[:, None]),
-                           op=dist.ReduceOp.AVG)
+stacked = np.tile(x[:2], (n, 1)) + np.arange(n).repeat(2)[:, None]
+dist.reduce_scatter_tensor(o, ember.tensor(stacked), op=dist.ReduceOp.AVG)
 out["reduce_scatter_tensor"] = o.numpy()
 gl = [ember.zeros(3, 4, dtype=ember.float64) for _ in range(n)] if r == 0 else None
 dist.gather(ember.tensor(x), gl, dst=0)
