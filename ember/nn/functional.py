@@ -883,3 +883,20 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
     if swap:
         d_an = E.minimum(d_an, pairwise_distance(positive, negative, p, eps))
     return _reduce(E.clamp(d_ap - d_an + margin, min=0.0), reduction)
+
+
+# ----------------------------------------------------------------------------- attention
+# Defined with MultiheadAttention in modules/activation_mha.py; re-exported here lazily (that
+# module imports this one).
+def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask=None,
+                                 dropout_p: float = 0.0, is_causal: bool = False,
+                                 scale: Optional[float] = None, enable_gqa: bool = False) -> Tensor:
+    """``softmax(Q K^T * scale + mask) V``; see modules/activation_mha.py."""
+    from .modules.activation_mha import scaled_dot_product_attention as _sdpa
+    return _sdpa(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
+
+
+def multi_head_attention_forward(*args, **kwargs):
+    """torch.nn.functional.multi_head_attention_forward; see modules/activation_mha.py."""
+    from .modules.activation_mha import multi_head_attention_forward as _mha
+    return _mha(*args, **kwargs)

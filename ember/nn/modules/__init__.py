@@ -19,3 +19,6 @@ from .misc import (ConstantPad1d, ConstantPad2d, Dropout, Dropout2d, Embedding, 
                    PixelShuffle, PixelUnshuffle, ReflectionPad1d, ReflectionPad2d,
                    ReplicationPad2d, Upsample, ZeroPad2d)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase  # noqa: F401
+from .activation_mha import MultiheadAttention  # noqa: F401
+from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,  # noqa: F401
+                          TransformerEncoder, TransformerEncoderLayer)
