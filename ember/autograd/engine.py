@@ -1,6 +1,7 @@
 """The backward pass: an iterative walk of the graph (no recursion, so 100k-op chains work)."""
 from __future__ import annotations
 
+from ..ops import registry as _reg
 from ..ops.registry import GRAD_MODE, AccumulateGrad, _edge
 
 
@@ -136,7 +137,10 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
                 if node._n_outputs > 1 and any(g is None for g in grads):
                     grads = [g if g is not None else _zeros_for(node, i)
                              for i, g in enumerate(grads)]
-                in_grads = node.apply_backward(tuple(grads))
+                if _reg.PROFILER is None:
+                    in_grads = node.apply_backward(tuple(grads))
+                else:  # ember.profiler times each backward node, as torch's autograd engine
+                    in_grads = _reg.PROFILER.backward_node(node, tuple(grads))
                 if len(in_grads) < len(node.next_edges):
                     in_grads = tuple(in_grads) + (None,) * (len(node.next_edges) - len(in_grads))
             if GRAD_MODE.anomaly:
