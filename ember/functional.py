@@ -1325,7 +1325,8 @@ def _index_arrays(input, idx):
                 dim += arr.ndim
                 continue
         else:
-            arr = np.asarray(it)
+            # Raw arrays come from primitives replaying a saved index (CuPy ones stay put).
+            arr = it if hasattr(it, "__cuda_array_interface__") else np.asarray(it)
             if arr.dtype == np.bool_:
                 out.append(arr)
                 dim += arr.ndim

@@ -78,9 +78,15 @@ cpu = device("cpu")
 
 
 def as_device(d) -> device:
+    """A device with the index filled in: plain ``"cuda"`` means the current CUDA device, so that
+    tensors made with ``device="cuda"`` and ``"cuda:0"`` compare as the same place."""
     if d is None:
         return cpu
-    return device(d)
+    dev = device(d)
+    if dev.type == "cuda" and dev.index is None:
+        from .. import cuda
+        dev = device("cuda", cuda.current_device())
+    return dev
 
 
 def get_xp(dev: device):

@@ -404,7 +404,8 @@ class Optimizer:
         One flat buffer per (array type, dtype, slot) serves every parameter in turn, so the
         per-step temporaries cost no allocation after the first step.
         """
-        key = (type(like), like.dtype, slot, getattr(like, "device", None))
+        # CuPy's Device objects are unhashable: key on the device ordinal.
+        key = (type(like), like.dtype, slot, getattr(getattr(like, "device", None), "id", None))
         buf = self._scratch_bufs.get(key)
         n = like.size
         if buf is None or buf.size < n:
