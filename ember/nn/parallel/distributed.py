@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator, List, Optional
 import numpy as np
 
 import ember as E
+from ...backend.dtypes import _xp_of
 from ...tensor import Tensor
 from ..modules.module import Module
 
@@ -199,7 +200,8 @@ class DistributedDataParallel(Module):
         for t in tensors:
             by_dtype.setdefault(t._data.dtype, []).append(t)
         for np_dtype, group in by_dtype.items():
-            flat = np.concatenate([np.ascontiguousarray(t._data).reshape(-1) for t in group])
+            xp = _xp_of(group[0]._data)
+            flat = xp.concatenate([xp.ascontiguousarray(t._data).reshape(-1) for t in group])
             ft = Tensor._from_array(flat)
             self._dist.broadcast(ft, self._src(), group=self.process_group)
             off = 0
@@ -237,7 +239,8 @@ class DistributedDataParallel(Module):
                 b.sizes.append(n)
                 b.offsets.append(off)
                 off += n
-            b.buffer = np.zeros(off, dtype=b.np_dtype)
+            # The bucket lives where the parameters live (NumPy on CPU, CuPy on GPU).
+            b.buffer = _xp_of(self._params[b.params[0]]._data).zeros(off, dtype=b.np_dtype)
         self._buckets = buckets
 
     # ------------------------------------------------------------------------ forward
