@@ -1,0 +1,380 @@
+"""Normal, Uniform, Gamma, Beta and MultivariateNormal."""
+from __future__ import annotations
+
+import math
+from numbers import Number
+from typing import Optional
+
+import ember as E
+from ..tensor import Tensor
+from . import _special as S
+from . import constraints
+from .distribution import Distribution, _finfo, _size, _standard_normal, _uniform, broadcast_all
+
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+class Normal(Distribution):
+    """Normal(loc, scale).
+
+    Args:
+        loc: mean. scale: standard deviation (> 0).
+        validate_args: check the parameters and log_prob values.
+
+    Shape:
+        batch_shape is the broadcast shape of loc and scale; event_shape ().
+
+    Example:
+        >>> Normal(ember.tensor([0.0]), ember.tensor([1.0])).rsample((3,)).shape
+        torch.Size([3, 1])
+    """
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+    has_rsample = True
+
+    def __init__(self, loc, scale, validate_args: Optional[bool] = None) -> None:
+        self.loc, self.scale = broadcast_all(loc, scale)
+        super().__init__(self.loc.shape, (), validate_args)
+
+    @property
+    def mean(self) -> Tensor:
+        return self.loc
+
+    @property
+    def mode(self) -> Tensor:
+        return self.loc
+
+    @property
+    def stddev(self) -> Tensor:
+        return self.scale
+
+    @property
+    def variance(self) -> Tensor:
+        return self.scale.pow(2)
+
+    def rsample(self, sample_shape=()) -> Tensor:
+        eps = _standard_normal(self._extended_shape(sample_shape), self.loc)
+        return self.loc + eps * self.scale
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        var = self.scale ** 2
+        log_scale = self.scale.log()
+        return -((value - self.loc) ** 2) / (2 * var) - log_scale - _LOG_SQRT_2PI
+
+    def cdf(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        return 0.5 * (1 + E.erf((value - self.loc) * self.scale.reciprocal() / math.sqrt(2)))
+
+    def entropy(self) -> Tensor:
+        return 0.5 + _LOG_SQRT_2PI + self.scale.log()
+
+
+class Uniform(Distribution):
+    """Uniform on ``[low, high)``.
+
+    Args:
+        low, high: bounds (low < high).
+
+    Shape:
+        batch_shape is the broadcast shape of low and high.
+
+    Example:
+        >>> Uniform(0.0, 2.0).sample((4,)).shape
+        torch.Size([4])
+    """
+
+    arg_constraints = {"low": constraints.dependent, "high": constraints.dependent}
+    has_rsample = True
+
+    def __init__(self, low, high, validate_args: Optional[bool] = None) -> None:
+        self.low, self.high = broadcast_all(low, high)
+        super().__init__(self.low.shape, (), validate_args)
+        if self._validate_args and not bool((self.low < self.high).all()):
+            raise ValueError(
+                f"Expected parameter low (Tensor of shape {tuple(self.low.shape)}) of "
+                f"distribution {self!r} to satisfy the constraint LessThan(upper_bound=high), "
+                f"but found invalid values:\n{self.low}")
+
+    def __repr__(self) -> str:
+        v = [(k, getattr(self, k)) for k in ("low", "high")]
+        return "Uniform(" + ", ".join(
+            f"{k}: {t if t.numel() == 1 else _size(t.shape)}" for k, t in v) + ")"
+
+    @property
+    def support(self):
+        return constraints.interval(self.low, self.high)
+
+    @property
+    def mean(self) -> Tensor:
+        return (self.high + self.low) / 2
+
+    @property
+    def mode(self) -> Tensor:
+        return self.high * float("nan")
+
+    @property
+    def stddev(self) -> Tensor:
+        return (self.high - self.low) / 12 ** 0.5
+
+    @property
+    def variance(self) -> Tensor:
+        return (self.high - self.low).pow(2) / 12
+
+    def rsample(self, sample_shape=()) -> Tensor:
+        u = _uniform(self._extended_shape(sample_shape), self.low)
+        return self.low + u * (self.high - self.low)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        lb = (self.low <= value).to(self.low.dtype)
+        ub = (self.high > value).to(self.low.dtype)
+        return (lb * ub).log() - (self.high - self.low).log()
+
+    def cdf(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        return ((value - self.low) / (self.high - self.low)).clamp(min=0, max=1)
+
+    def icdf(self, value: Tensor) -> Tensor:
+        return value * (self.high - self.low) + self.low
+
+    def entropy(self) -> Tensor:
+        return (self.high - self.low).log()
+
+
+class Gamma(Distribution):
+    """Gamma(concentration, rate); ``rsample`` has implicit reparameterisation gradients.
+
+    Args:
+        concentration: shape alpha (> 0). rate: beta (> 0).
+
+    Shape:
+        batch_shape is the broadcast shape of the parameters.
+
+    Example:
+        >>> Gamma(ember.tensor([2.0]), ember.tensor([1.0])).rsample().shape
+        torch.Size([1])
+    """
+
+    arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
+    support = constraints.nonnegative
+    has_rsample = True
+
+    def __init__(self, concentration, rate, validate_args: Optional[bool] = None) -> None:
+        self.concentration, self.rate = broadcast_all(concentration, rate)
+        super().__init__(self.concentration.shape, (), validate_args)
+
+    @property
+    def mean(self) -> Tensor:
+        return self.concentration / self.rate
+
+    @property
+    def mode(self) -> Tensor:
+        return ((self.concentration - 1) / self.rate).clamp(min=0)
+
+    @property
+    def variance(self) -> Tensor:
+        return self.concentration / self.rate.pow(2)
+
+    def rsample(self, sample_shape=()) -> Tensor:
+        shape = self._extended_shape(sample_shape)
+        alpha = self.concentration.expand(shape)
+        x = S.standard_gamma_rsample(alpha) / self.rate.expand(shape)
+        return x.clamp(min=float(_finfo(x.dtype).tiny))
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if not isinstance(value, Tensor):
+            value = E.tensor(value, dtype=self.rate.dtype)
+        if self._validate_args:
+            self._validate_sample(value)
+        c, r = self.concentration, self.rate
+        return E.xlogy(c, r) + E.xlogy(c - 1, value) - r * value - S.lgamma(c)
+
+    def entropy(self) -> Tensor:
+        c = self.concentration
+        return c - self.rate.log() + S.lgamma(c) + (1.0 - c) * S.digamma(c)
+
+
+class Beta(Distribution):
+    """Beta(concentration1, concentration0) on (0, 1); ``rsample`` through two Gammas.
+
+    Args:
+        concentration1: alpha (> 0). concentration0: beta (> 0).
+
+    Shape:
+        batch_shape is the broadcast shape of the parameters.
+
+    Example:
+        >>> Beta(ember.tensor([0.5]), ember.tensor([0.5])).sample().shape
+        torch.Size([1])
+    """
+
+    arg_constraints = {"concentration1": constraints.positive,
+                       "concentration0": constraints.positive}
+    support = constraints.unit_interval
+    has_rsample = True
+
+    def __init__(self, concentration1, concentration0,
+                 validate_args: Optional[bool] = None) -> None:
+        if isinstance(concentration1, Number) and isinstance(concentration0, Number):
+            concentration1 = E.tensor([float(concentration1)])
+            concentration0 = E.tensor([float(concentration0)])
+        self.concentration1, self.concentration0 = broadcast_all(concentration1,
+                                                                 concentration0)
+        super().__init__(self.concentration1.shape, (), validate_args)
+
+    @property
+    def mean(self) -> Tensor:
+        return self.concentration1 / (self.concentration1 + self.concentration0)
+
+    @property
+    def mode(self) -> Tensor:
+        return (self.concentration1 - 1) / (self.concentration1 + self.concentration0 - 2)
+
+    @property
+    def variance(self) -> Tensor:
+        total = self.concentration1 + self.concentration0
+        return self.concentration1 * self.concentration0 / (total.pow(2) * (total + 1))
+
+    def rsample(self, sample_shape=()) -> Tensor:
+        shape = self._extended_shape(sample_shape)
+        g1 = S.standard_gamma_rsample(self.concentration1.expand(shape))
+        g0 = S.standard_gamma_rsample(self.concentration0.expand(shape))
+        eps = float(_finfo(g1.dtype).eps)
+        tiny = float(_finfo(g1.dtype).tiny)
+        x = g1 / (g1 + g0).clamp(min=tiny)
+        return x.clamp(min=tiny, max=1 - eps)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        a, b = self.concentration1, self.concentration0
+        return (E.xlogy(a - 1.0, value) + E.xlogy(b - 1.0, 1.0 - value)
+                + S.lgamma(a + b) - S.lgamma(a) - S.lgamma(b))
+
+    def entropy(self) -> Tensor:
+        a, b = self.concentration1, self.concentration0
+        a0 = a + b
+        return (S.lgamma(a) + S.lgamma(b) - S.lgamma(a0) - (2.0 - a0) * S.digamma(a0)
+                - (a - 1.0) * S.digamma(a) - (b - 1.0) * S.digamma(b))
+
+
+class MultivariateNormal(Distribution):
+    """Multivariate normal with a covariance, precision or lower-Cholesky scale matrix.
+
+    Args:
+        loc: ``(*, n)`` mean. Exactly one of covariance_matrix ``(*, n, n)``,
+        precision_matrix ``(*, n, n)`` or scale_tril ``(*, n, n)``.
+
+    Shape:
+        batch_shape is the broadcast of ``loc.shape[:-1]`` and the matrix batch; event (n,).
+
+    Example:
+        >>> d = MultivariateNormal(ember.zeros(2), covariance_matrix=ember.eye(2))
+        >>> d.rsample((5,)).shape
+        torch.Size([5, 2])
+    """
+
+    arg_constraints = {"loc": constraints.real_vector,
+                       "covariance_matrix": constraints.positive_definite,
+                       "precision_matrix": constraints.positive_definite,
+                       "scale_tril": constraints.lower_cholesky}
+    support = constraints.real_vector
+    has_rsample = True
+
+    def __init__(self, loc: Tensor, covariance_matrix: Optional[Tensor] = None,
+                 precision_matrix: Optional[Tensor] = None,
+                 scale_tril: Optional[Tensor] = None,
+                 validate_args: Optional[bool] = None) -> None:
+        if loc.dim() < 1:
+            raise ValueError("loc must be at least one-dimensional.")
+        if (covariance_matrix is not None) + (scale_tril is not None) + \
+                (precision_matrix is not None) != 1:
+            raise ValueError("Exactly one of covariance_matrix or precision_matrix or "
+                             "scale_tril may be specified.")
+        mat = next(m for m in (scale_tril, covariance_matrix, precision_matrix)
+                   if m is not None)
+        if mat.dim() < 2:
+            name = ("scale_tril" if scale_tril is not None else "covariance_matrix"
+                    if covariance_matrix is not None else "precision_matrix")
+            raise ValueError(f"{name} matrix must be at least two-dimensional, with optional "
+                             "leading batch dimensions")
+        batch_shape = E.broadcast_shapes(tuple(mat.shape[:-2]), tuple(loc.shape[:-1]))
+        n = loc.shape[-1]
+        mshape = tuple(batch_shape) + (n, n)
+        if scale_tril is not None:
+            self.scale_tril = scale_tril.expand(mshape)
+        elif covariance_matrix is not None:
+            self.covariance_matrix = covariance_matrix.expand(mshape)
+        else:
+            self.precision_matrix = precision_matrix.expand(mshape)
+        self.loc = loc.expand(tuple(batch_shape) + (n,))
+        super().__init__(batch_shape, (n,), validate_args)
+        if scale_tril is not None:
+            self._unbroadcasted_scale_tril = scale_tril
+        elif covariance_matrix is not None:
+            self._unbroadcasted_scale_tril = S.cholesky(covariance_matrix)
+        else:
+            # P = Lp Lp^T  =>  Sigma = Lp^-T Lp^-1; its Cholesky factor is the scale.
+            lp = S.cholesky(precision_matrix)
+            eye = E.eye(n, dtype=lp.dtype).expand(tuple(lp.shape))
+            linv = S.solve_triangular(lp, eye)
+            self._unbroadcasted_scale_tril = S.cholesky(linv.mT.matmul(linv))
+
+    def __getattr__(self, name):
+        # covariance_matrix / precision_matrix / scale_tril derived on demand.
+        if name == "scale_tril":
+            return self._unbroadcasted_scale_tril.expand(
+                tuple(self._batch_shape) + tuple(self._event_shape) * 2)
+        if name == "covariance_matrix":
+            L = self._unbroadcasted_scale_tril
+            return L.matmul(L.mT).expand(tuple(self._batch_shape) + tuple(self._event_shape) * 2)
+        if name == "precision_matrix":
+            n = self._event_shape[0]
+            L = self._unbroadcasted_scale_tril
+            linv = S.solve_triangular(L, E.eye(n, dtype=L.dtype).expand(tuple(L.shape)))
+            return linv.mT.matmul(linv).expand(
+                tuple(self._batch_shape) + tuple(self._event_shape) * 2)
+        raise AttributeError(name)
+
+    @property
+    def mean(self) -> Tensor:
+        return self.loc
+
+    @property
+    def mode(self) -> Tensor:
+        return self.loc
+
+    @property
+    def variance(self) -> Tensor:
+        return self._unbroadcasted_scale_tril.pow(2).sum(-1).expand(
+            tuple(self._batch_shape) + tuple(self._event_shape))
+
+    def rsample(self, sample_shape=()) -> Tensor:
+        eps = _standard_normal(self._extended_shape(sample_shape), self.loc)
+        return self.loc + self._unbroadcasted_scale_tril.matmul(eps.unsqueeze(-1)).squeeze(-1)
+
+    def _half_log_det(self) -> Tensor:
+        return self._unbroadcasted_scale_tril.diagonal(0, -2, -1).log().sum(-1)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        diff = value - self.loc
+        L = self._unbroadcasted_scale_tril
+        shape = E.broadcast_shapes(tuple(diff.shape[:-1]), tuple(L.shape[:-2]))
+        n = self._event_shape[0]
+        z = S.solve_triangular(L.expand(tuple(shape) + (n, n)),
+                               diff.expand(tuple(shape) + (n,)).unsqueeze(-1)).squeeze(-1)
+        m = z.pow(2).sum(-1)
+        return -0.5 * (n * math.log(2 * math.pi) + m) - self._half_log_det()
+
+    def entropy(self) -> Tensor:
+        n = self._event_shape[0]
+        h = 0.5 * n * (1.0 + math.log(2 * math.pi)) + self._half_log_det()
+        return h.expand(tuple(self._batch_shape)) if len(self._batch_shape) else h

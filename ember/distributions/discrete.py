@@ -1,0 +1,253 @@
+"""Bernoulli, Categorical and OneHotCategorical."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+import ember as E
+from ..tensor import Tensor
+from . import constraints
+from .distribution import Distribution, _finfo, broadcast_all
+
+
+def _clamp_probs(p: Tensor) -> Tensor:
+    eps = float(_finfo(p.dtype).eps)
+    return p.clamp(min=eps, max=1 - eps)
+
+
+def _one_param(probs, logits):
+    if (probs is None) == (logits is None):
+        raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+
+
+class Bernoulli(Distribution):
+    """Bernoulli(probs) or Bernoulli(logits=...): 1 with probability ``probs``.
+
+    Args:
+        probs: probability of 1, or logits: its log-odds (exactly one).
+
+    Shape:
+        batch_shape is the parameter's shape.
+
+    Example:
+        >>> Bernoulli(ember.tensor([0.3])).sample((4,)).shape
+        torch.Size([4, 1])
+    """
+
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.boolean
+    has_enumerate_support = True
+
+    def __init__(self, probs=None, logits=None, validate_args: Optional[bool] = None) -> None:
+        _one_param(probs, logits)
+        if probs is not None:
+            (self.probs,) = broadcast_all(probs)
+            shape = self.probs.shape
+        else:
+            (self.logits,) = broadcast_all(logits)
+            shape = self.logits.shape
+        super().__init__(shape, (), validate_args)
+
+    def __getattr__(self, name):
+        d = self.__dict__
+        if name == "probs" and "logits" in d:
+            return d["logits"].sigmoid()
+        if name == "logits" and "probs" in d:
+            p = _clamp_probs(d["probs"])
+            return p.log() - (-p).log1p()
+        raise AttributeError(name)
+
+    @property
+    def param_shape(self):
+        return self.batch_shape
+
+    @property
+    def mean(self) -> Tensor:
+        return self.probs
+
+    @property
+    def mode(self) -> Tensor:
+        m = (self.probs >= 0.5).to(self.probs.dtype)
+        return m.masked_fill(self.probs == 0.5, float("nan"))
+
+    @property
+    def variance(self) -> Tensor:
+        return self.probs * (1 - self.probs)
+
+    def sample(self, sample_shape=()) -> Tensor:
+        shape = self._extended_shape(sample_shape)
+        with E.no_grad():
+            return E.bernoulli(self.probs.detach().expand(shape))
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        logits, value = E.broadcast_tensors(self.logits, value)
+        return -E.nn.functional.binary_cross_entropy_with_logits(logits, value,
+                                                                 reduction="none")
+
+    def entropy(self) -> Tensor:
+        return E.nn.functional.binary_cross_entropy_with_logits(self.logits, self.probs,
+                                                                reduction="none")
+
+    def enumerate_support(self, expand: bool = True) -> Tensor:
+        values = E.arange(2, dtype=self.probs.dtype).reshape((-1,) + (1,) * len(self.batch_shape))
+        return values.expand((-1,) + tuple(self.batch_shape)) if expand else values
+
+
+class Categorical(Distribution):
+    """Categorical over ``K`` classes given (unnormalised) ``probs`` or ``logits``.
+
+    Args:
+        probs: ``(*, K)`` non-negative weights, or logits: ``(*, K)`` log-weights.
+
+    Shape:
+        batch_shape ``*``; samples are int64 class indices.
+
+    Example:
+        >>> Categorical(logits=ember.zeros(2, 5)).sample((3,)).shape
+        torch.Size([3, 2])
+    """
+
+    arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
+    has_enumerate_support = True
+
+    def __init__(self, probs=None, logits=None, validate_args: Optional[bool] = None) -> None:
+        _one_param(probs, logits)
+        if probs is not None:
+            if probs.dim() < 1:
+                raise ValueError("`probs` parameter must be at least one-dimensional.")
+            self.probs = probs / probs.sum(-1, keepdim=True)
+            param = self.probs
+        else:
+            if logits.dim() < 1:
+                raise ValueError("`logits` parameter must be at least one-dimensional.")
+            self.logits = logits - logits.logsumexp(-1, keepdim=True)
+            param = self.logits
+        self._param = param
+        self._num_events = param.shape[-1]
+        super().__init__(tuple(param.shape[:-1]), (), validate_args)
+
+    def __getattr__(self, name):
+        d = self.__dict__
+        if name == "probs" and "logits" in d:
+            return E.nn.functional.softmax(d["logits"], -1)
+        if name == "logits" and "probs" in d:
+            return _clamp_probs(d["probs"]).log()
+        raise AttributeError(name)
+
+    @property
+    def support(self):
+        return constraints.integer_interval(0, self._num_events - 1)
+
+    @property
+    def param_shape(self):
+        return self._param.shape
+
+    @property
+    def mean(self) -> Tensor:
+        return E.full(tuple(self.batch_shape), float("nan"), dtype=self._param.dtype)
+
+    @property
+    def mode(self) -> Tensor:
+        return self.probs.argmax(-1)
+
+    @property
+    def variance(self) -> Tensor:
+        return E.full(tuple(self.batch_shape), float("nan"), dtype=self._param.dtype)
+
+    def sample(self, sample_shape=()) -> Tensor:
+        from ..random import rng_of
+        p = self.probs.detach().cpu().numpy().astype(np.float64)
+        k = p.shape[-1]
+        flat = p.reshape(-1, k)
+        n = int(np.prod(tuple(sample_shape))) if len(tuple(sample_shape)) else 1
+        cdf = np.cumsum(flat, -1)
+        cdf /= cdf[:, -1:]
+        u = rng_of(None).random((n, flat.shape[0], 1))
+        idx = (u > cdf[None]).sum(-1)
+        idx = np.minimum(idx, k - 1)
+        out = idx.reshape(tuple(sample_shape) + tuple(self.batch_shape))
+        return E.tensor(out.astype(np.int64))
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        value = value.long().unsqueeze(-1)
+        value, log_pmf = E.broadcast_tensors(value, self.logits)
+        value = value[..., :1]
+        return log_pmf.gather(-1, value).squeeze(-1)
+
+    def entropy(self) -> Tensor:
+        min_real = float(_finfo(self.logits.dtype).min)
+        logits = self.logits.clamp(min=min_real)
+        return -(logits * self.probs).sum(-1)
+
+    def enumerate_support(self, expand: bool = True) -> Tensor:
+        values = E.arange(self._num_events).reshape((-1,) + (1,) * len(self.batch_shape))
+        return values.expand((-1,) + tuple(self.batch_shape)) if expand else values
+
+
+class OneHotCategorical(Distribution):
+    """Categorical whose samples are one-hot vectors.
+
+    Args:
+        probs or logits: ``(*, K)`` as Categorical.
+
+    Shape:
+        batch_shape ``*``, event_shape ``(K,)``.
+
+    Example:
+        >>> OneHotCategorical(ember.tensor([0.2, 0.8])).sample().shape
+        torch.Size([2])
+    """
+
+    arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
+    support = constraints.one_hot
+    has_enumerate_support = True
+
+    def __init__(self, probs=None, logits=None, validate_args: Optional[bool] = None) -> None:
+        self._categorical = Categorical(probs, logits, validate_args=validate_args)
+        super().__init__(self._categorical.batch_shape, self._categorical.param_shape[-1:],
+                         validate_args)
+
+    @property
+    def probs(self) -> Tensor:
+        return self._categorical.probs
+
+    @property
+    def logits(self) -> Tensor:
+        return self._categorical.logits
+
+    @property
+    def param_shape(self):
+        return self._categorical.param_shape
+
+    @property
+    def mean(self) -> Tensor:
+        return self._categorical.probs
+
+    @property
+    def mode(self) -> Tensor:
+        probs = self._categorical.probs
+        return E.nn.functional.one_hot(probs.argmax(-1), probs.shape[-1]).to(probs.dtype)
+
+    @property
+    def variance(self) -> Tensor:
+        p = self._categorical.probs
+        return p * (1 - p)
+
+    def sample(self, sample_shape=()) -> Tensor:
+        probs = self._categorical.probs
+        idx = self._categorical.sample(sample_shape)
+        return E.nn.functional.one_hot(idx, probs.shape[-1]).to(probs.dtype)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        indices = value.max(-1)[1]
+        return self._categorical.log_prob(indices)
+
+    def entropy(self) -> Tensor:
+        return self._categorical.entropy()
