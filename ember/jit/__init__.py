@@ -153,9 +153,11 @@ class _Program:
     _params: Optional[dict] = None
 
     def _param_tensors(self) -> dict:
-        if self._params is not None:
-            return self._params
-        return _live_params(self._module)
+        if self._params is None:
+            # Resolved once, like a torch traced module that holds its module's Parameters;
+            # in-place updates (optimizer steps, load_state_dict) are seen through them.
+            self._params = _live_params(self._module)
+        return self._params
 
     def _run(self, graph: Graph, leaves: list, check_guards: bool = True):
         out = graph.run(leaves, self._param_tensors(), check_guards)
