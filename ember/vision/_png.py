@@ -45,7 +45,7 @@ def write_png(fp, image: np.ndarray) -> None:
 
 
 def decode_png(data: bytes) -> np.ndarray:
-    """Decode a PNG written by ``encode_png`` (filter 0 only); used by the tests."""
+    """Decode an 8-bit, non-interlaced PNG (any filter); used by the tests."""
     if data[:8] != b"\x89PNG\r\n\x1a\n":
         raise ValueError("not a PNG file")
     pos, idat, w, h, ctype = 8, b"", 0, 0, 0
@@ -58,9 +58,35 @@ def decode_png(data: bytes) -> np.ndarray:
             w, h, _, ctype = struct.unpack(">IIBB", payload[:10])
         elif kind == b"IDAT":
             idat += payload
-    channels = {0: 1, 2: 3, 6: 4}[ctype]
-    rows = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(h, 1 + w * channels)
-    if (rows[:, 0] != 0).any():
-        raise ValueError("decode_png only reads filter type 0")
-    out = rows[:, 1:].reshape(h, w, channels)
-    return out[:, :, 0] if channels == 1 else out
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[ctype]
+    stride = w * channels
+    rows = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(h, 1 + stride)
+    out = np.zeros((h, stride), np.int32)
+    prev = np.zeros(stride, np.int32)
+    for y in range(h):
+        kind, line = rows[y, 0], rows[y, 1:].astype(np.int32)
+        if kind in (0, 2):
+            cur = line + (prev if kind == 2 else 0)
+        elif kind in (1, 3, 4):
+            # Sub / Average / Paeth depend on the reconstructed byte to the left: go by pixel.
+            cur = np.zeros(stride, np.int32)
+            for x in range(stride):
+                a = cur[x - channels] if x >= channels else 0
+                b = prev[x]
+                c = prev[x - channels] if x >= channels else 0
+                if kind == 1:
+                    pred = a
+                elif kind == 3:
+                    pred = (a + b) // 2
+                else:
+                    p = a + b - c
+                    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                    pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                cur[x] = (line[x] + pred) & 0xFF
+        else:
+            raise ValueError(f"bad PNG filter type {kind}")
+        cur &= 0xFF
+        out[y] = cur
+        prev = cur
+    pixels = out.astype(np.uint8).reshape(h, w, channels)
+    return pixels[:, :, 0] if channels == 1 else pixels

@@ -321,3 +321,17 @@ def test_save_image_writes_a_valid_png(tmp_path):
     buf = io.BytesIO()
     utils.save_image(ember.from_numpy(imgs[0]), buf, format="png")
     assert decode_png(buf.getvalue()).shape == (5, 7, 3)
+
+
+def test_builtin_png_writer_without_pillow(tmp_path, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "PIL", None)  # `from PIL import Image` now fails
+    imgs = _img((2, 1, 5, 7))
+    path = tmp_path / "grey.png"
+    utils.save_image(ember.from_numpy(imgs), str(path), padding=0)
+    pixels = decode_png(path.read_bytes())
+    expect = np.clip(imgs * 255 + 0.5, 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(pixels[:, :7, 0], expect[0, 0])
+    np.testing.assert_array_equal(pixels[:, 7:, 1], expect[1, 0])
+    with pytest.raises(RuntimeError, match="Pillow"):
+        utils.save_image(ember.from_numpy(imgs), str(tmp_path / "x.jpg"))
