@@ -341,8 +341,7 @@ def _copy(self, src, non_blocking=False):
         src = src.to(self._device)
 
     def f(t, s):
-        s = s.to(t._dtype) if s._dtype is not t._dtype else s
-        return t * 0 + s.expand(t.shape) if t._rg or s._rg else s.expand(t.shape).clone()
+        return _CopyFrom.apply(t, s, dst_dtype=t._dtype, src_dtype=s._dtype)
     try:
         F.broadcast_shapes(src.shape, self.shape)
     except RuntimeError:
@@ -358,6 +357,29 @@ def _copy(self, src, non_blocking=False):
         self._version[0] += 1
         return self
     return inplace(self, f, src)
+
+
+class _CopyFrom(Primitive):
+    """``dst.copy_(src)`` as one graph node (torch's CopyBackwards): the values of ``src``
+    broadcast to ``dst``'s shape and cast to its dtype; ``dst``'s old values get no gradient."""
+
+    def forward(self, dst, src, dst_dtype, src_dtype):
+        self.src_shape = src.shape
+        self.src_dtype = src_dtype
+        self.out_dtype = dst_dtype
+        out = self.xp.broadcast_to(src, dst.shape)
+        return _dt.to_dtype_array(out, dst_dtype) if src_dtype is not dst_dtype else out.copy()
+
+    def backward(self, g):
+        from .ops.elementwise import sum_to
+        gs = sum_to(g, self.src_shape)
+        return None, gs.to(self.src_dtype) if gs._dtype is not self.src_dtype else gs
+
+    def name(self) -> str:
+        return "torch::autograd::CopyBackwards"
+
+
+_CopyFrom._backward_name = "CopyBackwards"
 
 
 def _full_like_graph(t, value):
@@ -393,6 +415,12 @@ def _setitem(self, idx, value):
         return
     if not isinstance(value, Tensor):
         value = _tensor(value, dtype=self._dtype, device=self._device)
+    from .ops.indexing import _is_basic
+    if _is_basic(idx) and _reg.TRACER is None:
+        # As torch: a basic index writes through a view (grad_fn=<CopySlices>). (ember.jit
+        # records the index_put path below instead: a write through a view is not traceable.)
+        _copy(F.getitem(self, idx), value)
+        return
     inplace(self, lambda t, v: F.index_put(t, (idx,) if not isinstance(idx, tuple) else idx, v),
             value)
 

@@ -386,3 +386,23 @@ def test_integer_index_is_a_writable_view():
         assert names == ["SelectBackward0", "SelectBackward0", "SliceBackward0",
                          "SliceBackward0", "UnsqueezeBackward0", "SelectBackward0",
                          "IndexBackward0", "IndexBackward0"]
+
+
+def test_copy_and_basic_setitem_graph_nodes_like_torch():
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal(4)
+    res = []
+    for lib in LIBS:
+        s = lib.tensor(a, requires_grad=True)
+        buf = lib.zeros(3, 4, dtype=lib.float64)
+        buf.copy_(s * 2)
+        assert buf.grad_fn.name() == "torch::autograd::CopyBackwards"
+        y = lib.zeros(3, 4, dtype=lib.float64)
+        y[1] = s
+        y[0, :2] = s[:2] * 3
+        assert y.grad_fn.name() == "torch::autograd::CopySlices"
+        half = lib.zeros(4, dtype=lib.float16)
+        half.copy_(s)  # the gradient comes back in the source's dtype
+        ((buf * buf).sum() + (y * y).sum() + half.float().sum()).backward()
+        res.append(s.grad)
+    assert_close(_np(res[1]), _np(res[0]), 1e-12, 1e-12, "grad")
