@@ -279,7 +279,8 @@ class Graph:
         lines.append(f"graph({head}):")
         for c in self.consts:
             if self.is_used(c):
-                lines.append(f"  {c.ref()} : {c.type_str()} = constant[{_fmt_literal(c.data._data)}]")
+                body = _fmt_literal(c.data._data)
+                lines.append(f"  {c.ref()} : {c.type_str()} = constant[{body}]")
         for n in self.nodes:
             outs = ", ".join(f"{o.ref()} : {o.type_str()}" for o in n.outputs)
             args = [_fmt_literal(a) for a in n.args]
