@@ -10,6 +10,7 @@ from .backend.dtypes import (bfloat16, bool_ as bool, complex64, complex128, dty
                              promote_types, set_default_dtype, uint8)
 from .tensor import Size, Tensor
 from . import _tensor_methods  # noqa: F401  (binds methods onto Tensor)
+from .creation import get_default_device, set_default_device
 from .creation import (arange, as_tensor, asarray, bernoulli, empty, empty_like, eye,
                        from_numpy, full, full_like, is_tensor, linspace, logspace, multinomial,
                        normal, numel, ones, ones_like, poisson, rand, rand_like, randint,

@@ -13,6 +13,33 @@ from .random import rng_of
 from .tensor import Tensor, make_tensor
 
 
+_DEFAULT_DEVICE = [None]
+
+
+def set_default_device(device) -> None:
+    """Where factory functions (zeros, randn, tensor, ...) put tensors when no device is given,
+    as ``torch.set_default_device``; ``None`` restores the CPU."""
+    _DEFAULT_DEVICE[0] = None if device is None else as_device(device)
+
+
+def get_default_device():
+    return _DEFAULT_DEVICE[0] or cpu
+
+
+def _device_or_default(device):
+    return as_device(device if device is not None else _DEFAULT_DEVICE[0])
+
+
+def _size_kw(size: tuple, kw: dict) -> tuple:
+    """torch's factories also take the shape as ``size=`` (``torch.zeros(size=(2, 3))``)."""
+    if kw:
+        if set(kw) != {"size"} or size:
+            bad = next(k for k in kw if k != "size") if set(kw) != {"size"} else "size"
+            raise TypeError(f"got an unexpected keyword argument '{bad}'")
+        return (kw["size"],)
+    return size
+
+
 def _sizes(size) -> tuple:
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
@@ -30,7 +57,7 @@ def _sizes(size) -> tuple:
 
 
 def _finish(arr, dtype, device, requires_grad=False):
-    dev = as_device(device)
+    dev = _device_or_default(device)
     if dtype is _dt.bfloat16:
         arr = _dt.round_bf16(arr.astype(np.float32))
     if dev.type != "cpu":
@@ -119,7 +146,7 @@ def as_tensor(data, dtype: _dt.dtype | None = None, device=None) -> Tensor:
     if isinstance(data, Tensor):
         return data.to(device=device, dtype=dtype) if (device or dtype) else data
     if isinstance(data, np.ndarray) and (dtype is None or dtype.np == data.dtype) \
-            and dtype is not _dt.bfloat16 and as_device(device).type == "cpu":
+            and dtype is not _dt.bfloat16 and _device_or_default(device).type == "cpu":
         return make_tensor(data, _dt.from_numpy_dtype(data.dtype), cpu)
     return tensor(data, dtype=dtype, device=device)
 
@@ -131,6 +158,10 @@ def from_numpy(arr: np.ndarray) -> Tensor:
     """A tensor sharing ``arr``'s memory."""
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(arr).__name__})")
+    if any(s < 0 for s in arr.strides):
+        raise ValueError("At least one stride in the given numpy array is negative, and tensors "
+                         "with negative strides are not currently supported. (You can probably "
+                         "work around this by making a copy of your array  with array.copy().) ")
     return make_tensor(arr, _dt.from_numpy_dtype(arr.dtype), cpu)
 
 
@@ -141,7 +172,7 @@ def _filled(size, value, dtype, device, requires_grad):
             _dt.get_default_dtype()
         if value == 0 or value == 1:
             dtype = _dt.get_default_dtype() if not isinstance(value, bool) else dtype
-    dev = as_device(device)
+    dev = _device_or_default(device)
     xp = get_xp(dev)
     if dev.type != "cpu":
         with xp.cuda.Device(dev.index or 0):
@@ -155,17 +186,20 @@ def _filled(size, value, dtype, device, requires_grad):
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None,
-          pin_memory=False) -> Tensor:
+          pin_memory=False, **kw) -> Tensor:
+    size = _size_kw(size, kw)
     return _filled(size, 0, dtype or _dt.get_default_dtype(), device, requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None,
-         pin_memory=False) -> Tensor:
+         pin_memory=False, **kw) -> Tensor:
+    size = _size_kw(size, kw)
     return _filled(size, 1, dtype or _dt.get_default_dtype(), device, requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None,
-          pin_memory=False, memory_format=None) -> Tensor:
+          pin_memory=False, memory_format=None, **kw) -> Tensor:
+    size = _size_kw(size, kw)
     return _filled(size, 0, dtype or _dt.get_default_dtype(), device, requires_grad)
 
 
@@ -280,7 +314,8 @@ def _rand_out(arr, dtype, device, requires_grad):
 
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None,
-         layout=None) -> Tensor:
+         layout=None, **kw) -> Tensor:
+    size = _size_kw(size, kw)
     d = dtype or _dt.get_default_dtype()
     npd = np.float64 if d is _dt.float64 else np.float32
     return _rand_out(rng_of(generator).random(_sizes(size), dtype=npd), dtype, device,
@@ -288,14 +323,15 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, ou
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None,
-          layout=None) -> Tensor:
+          layout=None, **kw) -> Tensor:
+    size = _size_kw(size, kw)
     d = dtype or _dt.get_default_dtype()
     npd = np.float64 if d is _dt.float64 else np.float32
     return _rand_out(rng_of(generator).standard_normal(_sizes(size), dtype=npd), dtype, device,
                      requires_grad)
 
 
-def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None,
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
             requires_grad=False, out=None, layout=None) -> Tensor:
     if size is None and isinstance(high, (tuple, list)):
         low, high, size = 0, low, high

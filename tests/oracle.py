@@ -121,7 +121,7 @@ def check(case: Case, dtype: str = "float32", seed: int = 0, non_contiguous: boo
     tin = [_to_lib(torch, a, dtype, case.grad, non_contiguous) for a in arrays]
     ein = [_to_lib(ember, a, dtype, case.grad, non_contiguous) for a in arrays]
     tout = _outs(case.fn(torch, *tin))
-    eout = _outs(case.fn(ember, *ein))
+    eout = _outs(_call_on_device(case.fn, ein))
     assert len(tout) == len(eout), f"{len(eout)} outputs (ember) != {len(tout)} (torch)"
     for i, (t, e) in enumerate(zip(tout, eout)):
         if not isinstance(t, torch.Tensor):
@@ -159,6 +159,18 @@ def check(case: Case, dtype: str = "float32", seed: int = 0, non_contiguous: boo
         assert_close(_np(a), _np(b), rtol * 10, atol * 10, f"grad {i}")
 
 
+def _call_on_device(fn, ein):
+    """Call a spec's function with ember, making tensors it creates itself (weights, running
+    stats, masks) on the device under test too."""
+    if DEVICE == "cpu":
+        return fn(ember, *ein)
+    ember.set_default_device(DEVICE)
+    try:
+        return fn(ember, *ein)
+    finally:
+        ember.set_default_device(None)
+
+
 def gradcheck_case(case: Case, seed: int = 0) -> None:
     """float64 numerical gradcheck of ember on the case's function."""
     arrays = make_arrays(case, seed)
@@ -167,7 +179,7 @@ def gradcheck_case(case: Case, seed: int = 0) -> None:
         return
 
     def f(*xs):
-        out = _outs(case.fn(ember, *xs))
+        out = _outs(_call_on_device(case.fn, xs))
         return tuple(o for o in out if isinstance(o, ember.Tensor) and o.dtype.is_floating_point)
     assert ember.autograd.gradcheck(f, tuple(ins), eps=1e-6, atol=1e-5, rtol=1e-3)
 
