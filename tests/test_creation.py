@@ -258,3 +258,22 @@ def test_set_default_dtype(restore_default_dtype):
         assert (lib.ones(2, dtype=lib.int64) / 2).dtype == lib.float64
         lib.set_default_dtype(lib.float32)
         assert lib.tensor([1.5]).dtype == lib.float32
+
+
+def test_size_keyword_and_randint_keywords():
+    for lib in LIBS:
+        for name in ("zeros", "ones", "empty", "rand", "randn"):
+            assert getattr(lib, name)(size=(2, 3)).shape == (2, 3)
+            assert getattr(lib, name)(size=[4]).shape == (4,)
+        r = lib.randint(high=5, size=(3,))
+        assert r.shape == (3,) and r.max().item() < 5
+
+
+def test_from_numpy_negative_strides_raise():
+    for lib in LIBS:
+        with pytest.raises(ValueError, match="At least one stride in the given numpy array is "
+                                              "negative"):
+            lib.from_numpy(np.arange(4)[::-1])
+        with pytest.raises(RuntimeError, match="Only Tensors of floating point and complex dtype "
+                                               "can require gradients"):
+            lib.tensor([1, 2], requires_grad=True)
