@@ -257,6 +257,16 @@ class LSTMLayerOp(Primitive):
         return tuple(next(res) if (n and t is not None) else None for t, n in zip(ins, need))
 
 
+def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, mask=None, reverse=False):
+    """Run the fused ``lstm_layer`` primitive; returns (y, h_T, c_T)."""
+    outs = LSTMLayerOp.apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, mask=mask, reverse=reverse)
+    node = outs[0].grad_fn
+    if node is not None:
+        # Shapes of the outputs, so that the engine can pass zeros for an unused one.
+        node._out_meta = [(tuple(o.shape), o._dtype, o._device) for o in outs]
+    return outs
+
+
 # ---------------------------------------------------------------------------- the layers
 class RNNBase(Module):
     """Shared machinery of RNN, LSTM and GRU (parameters, packing, layers, directions).
@@ -387,8 +397,7 @@ class RNNBase(Module):
                 y, h, c = _lstm_composite(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, mask,
                                           reverse)
             else:
-                y, h, c = LSTMLayerOp.apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, mask=mask,
-                                            reverse=reverse)
+                y, h, c = lstm_layer(x, h0, c0, w_ih, w_hh, b_ih, b_hh, mask, reverse)
             return y, (h, c)
         if self.mode == "GRU":
             return _gru_composite(x, hx, w_ih, w_hh, b_ih, b_hh, mask, reverse)
