@@ -649,3 +649,65 @@ def test_grad_accumulates_in_place_and_hook_on_reused_tensor():
         y.register_hook(lambda gr: seen.append(gr.tolist()))
         (y + y * 3).sum().backward()
         assert seen == [[4.0, 4.0]]  # once, with the summed gradient
+
+
+# --------------------------------------------------------------------------- more Function cases
+def test_custom_function_materialize_grads_and_non_tensor_outputs():
+    for lib in LIBS:
+        class NoMat(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.set_materialize_grads(False)
+                return x * 1, x * 2
+
+            @staticmethod
+            def backward(ctx, g1, g2):
+                ctx.got = (g1 is None, g2 is None)
+                return g1 if g1 is not None else g2
+
+        class WithInt(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, n):
+                ctx.n = n
+                return x * n, n + 1
+
+            @staticmethod
+            def backward(ctx, g, _):
+                return g * ctx.n, None
+
+        x = lib.ones(2, requires_grad=True)
+        y1, _ = NoMat.apply(x)
+        y1.sum().backward()
+        assert y1.grad_fn.got == (False, True)
+        x.grad = None
+        y, n = WithInt.apply(x, 3)
+        y.sum().backward()
+        assert n == 4 and x.grad.tolist() == [3.0, 3.0]
+        assert y.grad_fn.metadata == {}
+
+
+# --------------------------------------------------------------------------- autograd.functional
+FUNCTIONAL_CASES = [
+    Case(fn=lambda lib, x: lib.autograd.functional.jacobian(lambda a: a.sin() * a.sum(), x),
+         inputs=[(3,)]),
+    Case(fn=lambda lib, x, y: lib.autograd.functional.jacobian(
+        lambda a, b: (a.sin() * b[:3], (a * b[1:]).sum()), (x, y), create_graph=True),
+        inputs=[(3,), (4,)]),
+    Case(fn=lambda lib, x: lib.autograd.functional.hessian(
+        lambda a: (a.exp() * a[0]).sum(), x, create_graph=True), inputs=[(2, 2)]),
+    Case(fn=lambda lib, x, y: lib.autograd.functional.hessian(
+        lambda a, b: (a * b.tanh()).sum() ** 2, (x, y)), inputs=[(3,), (3,)], grad=False),
+    Case(fn=lambda lib, x, v: lib.autograd.functional.vjp(
+        lambda a: a.tanh() * 2, x, v, create_graph=True), inputs=[(2, 3), (2, 3)]),
+    Case(fn=lambda lib, x, v: lib.autograd.functional.jvp(
+        lambda a: a.exp().cumsum(0), x, v, create_graph=True), inputs=[(4,), (4,)]),
+    Case(fn=lambda lib, x, v: lib.autograd.functional.hvp(
+        lambda a: (a ** 3).sum(), x, v), inputs=[(3,), (3,)], grad=False),
+    Case(fn=lambda lib, x, v: lib.autograd.functional.vhp(
+        lambda a: (a.sin() * a).sum(), x, v, create_graph=True), inputs=[(3,), (3,)]),
+]
+
+
+@pytest.mark.parametrize("idx", range(len(FUNCTIONAL_CASES)))
+def test_autograd_functional(idx):
+    check(FUNCTIONAL_CASES[idx], "float64")

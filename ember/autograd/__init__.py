@@ -95,3 +95,6 @@ class Variable:
 
 
 Sequence = Sequence
+
+
+from . import functional  # noqa: E402  (needs grad() above)

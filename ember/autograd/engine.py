@@ -134,7 +134,9 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
             if all(g is None for g in grads):
                 in_grads = (None,) * len(node.next_edges)
             else:
-                if node._n_outputs > 1 and any(g is None for g in grads):
+                # Custom Functions fill in zeros themselves (unless set_materialize_grads(False)).
+                if node._n_outputs > 1 and any(g is None for g in grads) \
+                        and not hasattr(node, "materialize_grads"):
                     grads = [g if g is not None else _zeros_for(node, i)
                              for i, g in enumerate(grads)]
                 if _reg.PROFILER is None:

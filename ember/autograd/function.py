@@ -42,7 +42,9 @@ class FunctionCtx(Node):
 
     def apply_backward(self, grads):
         if self.materialize_grads:
-            grads = tuple(g if g is not None else _zeros(m) for g, m in zip(grads, self._out_meta))
+            # Non-tensor outputs (meta None) have no gradient to materialize.
+            grads = tuple(g if g is not None or m is None else _zeros(m)
+                          for g, m in zip(grads, self._out_meta))
         out = self._fn_cls.backward(self, *grads)
         if not isinstance(out, tuple):
             out = (out,)

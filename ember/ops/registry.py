@@ -80,6 +80,14 @@ class Node:
     def name(self) -> str:
         return self._backward_name
 
+    @property
+    def metadata(self) -> dict:
+        """A dict for the user's annotations of this node (torch's Node.metadata)."""
+        d = self.__dict__.get("_metadata")
+        if d is None:
+            d = self._metadata = {}
+        return d
+
     def __repr__(self) -> str:
         return f"<{self._backward_name} object at {hex(id(self))}>"
 
