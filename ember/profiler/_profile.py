@@ -660,7 +660,7 @@ def tensorboard_trace_handler(dir_name: str, worker_name: Optional[str] = None,
     def handler(prof: profile) -> None:
         os.makedirs(dir_name, exist_ok=True)
         worker = worker_name or f"{socket.gethostname()}_{os.getpid()}"
-        name = f"{worker}.{time.time_ns() // 1000000}.pt.trace.json"
+        name = f"{worker}.{time.time_ns()}.pt.trace.json"
         if use_gzip:
             name += ".gz"
         prof.export_chrome_trace(os.path.join(dir_name, name))
