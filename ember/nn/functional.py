@@ -328,10 +328,16 @@ def instance_norm(input: Tensor, running_mean: Optional[Tensor] = None,
 
 # ------------------------------------------------------------------------------ dropout
 def _bernoulli_mask(shape, p, like):
+    scale = 1.0 / (1.0 - p)
+    if not isinstance(like._data, np.ndarray):
+        # On CUDA draw the mask on the device (CuPy's generator, seeded by cuda.manual_seed).
+        cp = _array_module(like)
+        keep = cp.random.random_sample(shape, dtype=cp.float32) >= p
+        return (keep * scale).astype(like._data.dtype)
     from ..random import rng_of
     # float32 uniforms are enough for a keep/drop decision and twice as fast to draw.
     keep = rng_of(None).random(shape, dtype=np.float32) >= p
-    return (keep * (1.0 / (1.0 - p))).astype(like._data.dtype)
+    return (keep * scale).astype(like._data.dtype)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True,
@@ -358,7 +364,8 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
         return input * 0.0
     nlead = 2 if input.dim() == 4 else 1
     shape = tuple(input.shape[:nlead]) + (1,) * (input.dim() - nlead)
-    mask = np.broadcast_to(_bernoulli_mask(shape, p, input), tuple(input.shape))
+    mask = _array_module(input).broadcast_to(_bernoulli_mask(shape, p, input),
+                                             tuple(input.shape))
     return _ops.DropoutOp.apply(input, mask)
 
 
@@ -664,9 +671,16 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     return E.norm(x1 - x2 + eps, p, -1, keepdim)
 
 
+def _array_module(t: Tensor):
+    """numpy or cupy: the array namespace of ``t``'s device."""
+    from ..backend.device import get_xp
+    return get_xp(t._device)
+
+
 def _eye_kernel(kh, kw, like):
     k = np.zeros((kh * kw, 1, kh, kw), dtype=like._data.dtype)
     k[np.arange(kh * kw), 0, np.arange(kh * kw) // kw, np.arange(kh * kw) % kw] = 1
+    k = _array_module(like).asarray(k)
     return _reg.make_tensor(k, like._dtype, like._device)
 
 
