@@ -120,7 +120,7 @@ def test_text_figure_hparams_embedding(tmp_path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    mat = ember.randn(12, 4)
+    mat = ember.randn(16, 4)
     with SummaryWriter(str(tmp_path)) as w:
         w.add_text("notes", "**ember** run", 0)
         fig = plt.figure(figsize=(2, 2))
@@ -128,8 +128,8 @@ def test_text_figure_hparams_embedding(tmp_path):
         w.add_figure("curve", fig, 5)
         w.add_hparams({"lr": ember.tensor(0.5), "opt": "sgd", "nesterov": True},
                       {"hparam/acc": 0.75}, run_name="hp")
-        w.add_embedding(mat, metadata=[f"p{i}" for i in range(12)],
-                        label_img=ember.rand(12, 3, 8, 8), tag="points")
+        w.add_embedding(mat, metadata=[f"p{i}" for i in range(16)],
+                        label_img=ember.rand(16, 3, 8, 8), tag="points")
     acc = _acc(tmp_path)
     (text,) = acc.Tensors("notes/text_summary")
     assert text.tensor_proto.string_val == [b"**ember** run"]
@@ -143,7 +143,7 @@ def test_text_figure_hparams_embedding(tmp_path):
            (tmp_path / "00000" / "points" / "tensors.tsv").read_text().splitlines()]
     np.testing.assert_allclose(np.array(tsv, dtype=np.float64), mat.numpy(), rtol=1e-5)
     meta = (tmp_path / "00000" / "points" / "metadata.tsv").read_text().split()
-    assert meta == [f"p{i}" for i in range(12)]
+    assert meta == [f"p{i}" for i in range(16)]
     assert (tmp_path / "00000" / "points" / "sprite.png").exists()
     assert "points" in (tmp_path / "projector_config.pbtxt").read_text()
     with pytest.raises(ValueError, match=r"\[12\]"):
