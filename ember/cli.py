@@ -132,7 +132,20 @@ def run(target: str, args: Sequence[str], as_module: bool = False) -> None:
     runpy.run_path(target, run_name="__main__")
 
 
+# Distribution names of the extras whose import name differs.
+_DIST_OF = {"PIL": "pillow"}
+
+
 def _have(module: str) -> str:
+    # The installed version from package metadata, without importing: importing tensorboardX
+    # would load PyTorch (it probes for it), which ember never does, and take seconds.
+    if importlib.util.find_spec(module) is None:
+        return "not installed"
+    try:
+        from importlib.metadata import version
+        return version(_DIST_OF.get(module, module))
+    except Exception:
+        pass
     try:
         mod = importlib.import_module(module)
     except Exception:
@@ -168,8 +181,12 @@ def info() -> str:
             lines.append(f"cupy {cupy.__version__}, CUDA devices: {n}")
         except Exception as e:
             lines.append(f"cupy {cupy}, CUDA unavailable: {e}")
-    extras = ["tqdm", "matplotlib", "PIL", "onnx", "tensorboardX", "mpi4py", "safetensors"]
+    extras = ["tqdm", "matplotlib", "PIL", "onnx", "tensorboardX", "tensorboard", "mpi4py",
+              "safetensors"]
     lines.append("optional extras: " + ", ".join(f"{m} {_have(m)}" for m in extras))
+    import shutil
+    lines.append("graphviz dot (viz.make_dot pictures): "
+                 + (shutil.which("dot") or "not found (DOT text only)"))
     return "\n".join(lines)
 
 

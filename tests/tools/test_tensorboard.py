@@ -183,7 +183,8 @@ def test_add_graph_from_tracer(tmp_path):
 def test_writer_keeps_pytorch_out():
     code = ("import sys, ember\nfrom ember.utils.tensorboard import SummaryWriter\n"
             "import tempfile\nw = SummaryWriter(tempfile.mkdtemp()); w.add_scalar('a', 1.0, 0)\n"
-            "w.close()\nprint('torch' in sys.modules)\n")
+            "w.close()\nimport ember.cli\nassert 'tensorboardX' in ember.cli.info()\n"
+            "print('torch' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, timeout=60)
     assert out.returncode == 0, out.stderr
