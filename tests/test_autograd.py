@@ -711,3 +711,35 @@ FUNCTIONAL_CASES = [
 @pytest.mark.parametrize("idx", range(len(FUNCTIONAL_CASES)))
 def test_autograd_functional(idx):
     check(FUNCTIONAL_CASES[idx], "float64")
+
+
+def test_saved_tensors_hooks():
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal(4)
+    res = []
+    for lib in LIBS:
+        packed, unpacked = [], []
+
+        def pack(t):
+            packed.append(tuple(t.shape))
+            return t.clone() * 1  # stored copy: later in-place changes do not matter
+
+        def unpack(t):
+            unpacked.append(tuple(t.shape))
+            return t
+
+        x = lib.tensor(a, requires_grad=True)
+        with lib.autograd.graph.saved_tensors_hooks(pack, unpack):
+            h = x * 2
+            y = (h.sin() * x).sum()
+        n_packed = len(packed)
+        y.backward()
+        assert n_packed > 0 and len(unpacked) > 0
+        z = (x * 3).exp()  # outside the block: no hooks
+        z.sum().backward()
+        assert len(packed) == n_packed
+        with lib.autograd.graph.save_on_cpu():
+            w = (x.tanh() * x).sum()
+        w.backward()
+        res.append(x.grad)
+    _same(res[1], res[0])

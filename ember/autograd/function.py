@@ -23,6 +23,8 @@ class FunctionCtx(Node):
     def save_for_backward(self, *tensors) -> None:
         self._saved = tensors
         self._saved_versions = tuple(None if t is None else t._version[0] for t in tensors)
+        if _reg.SAVED_TENSORS_HOOKS:
+            _reg.pack_saved(self)
 
     def mark_non_differentiable(self, *tensors) -> None:
         self._non_diff.update(id(t) for t in tensors)

@@ -69,6 +69,7 @@ class Node:
     _saved = None
     _saved_versions = None
     _saved_out_idx = -1  # which saved tensor is this node's own output, if any
+    _unpack = None  # set when saved tensors went through autograd.graph.saved_tensors_hooks
     _released = False
     _pre_hooks = None      # {output_nr: [hook(grad) -> grad|None]} from Tensor.register_hook
     _retain_hooks = None   # {output_nr: tensor} for retain_grad
@@ -105,6 +106,9 @@ class Node:
         saved = self._saved
         if saved is None:
             return ()
+        if self._unpack is not None:
+            unpack = self._unpack
+            return tuple(None if p is None else unpack(p) for p in saved)
         versions = self._saved_versions
         if versions is not None:
             for i, (t, v) in enumerate(zip(saved, versions)):
@@ -143,6 +147,19 @@ class Node:
         if type(out) is not tuple:
             out = (out,)
         return out
+
+
+# Active (pack, unpack) pairs of autograd.graph.saved_tensors_hooks, innermost last.
+SAVED_TENSORS_HOOKS: list = []
+
+
+def pack_saved(node) -> None:
+    """Replace a node's saved tensors by ``pack(t)``; ``saved_tensors`` will ``unpack`` them.
+    The hooks own the values from here on, so no version check applies (as in torch)."""
+    pack, unpack = SAVED_TENSORS_HOOKS[-1]
+    node._saved = tuple(None if t is None else pack(t) for t in node._saved)
+    node._saved_versions = None
+    node._unpack = unpack
 
 
 def _modified_msg(t, expected, fn) -> str:
@@ -422,3 +439,5 @@ def _resolve_saved(ctx, args, arrays, outs):
         versions.append(found._version[0])
     ctx._saved = tuple(res)
     ctx._saved_versions = tuple(versions)
+    if SAVED_TENSORS_HOOKS:
+        pack_saved(ctx)
