@@ -164,9 +164,14 @@ class Scatter(Primitive):
         if reduce == "add":
             add_at(self.xp, out, full, src)
         elif reduce == "multiply":
-            if self.xp is not np:
-                raise NotImplementedError("scatter(reduce='multiply') on CUDA")
-            np.multiply.at(out, full, src)
+            if self.xp is np:
+                np.multiply.at(out, full, src)
+            else:
+                # CuPy has no multiply.at: do the rare multiplicative scatter on the host.
+                host = out.get()
+                np.multiply.at(host, tuple(g.get() if hasattr(g, "get") else g for g in full),
+                               src.get() if hasattr(src, "get") else src)
+                out[...] = self.xp.asarray(host)
         else:
             out[full] = src
         return out
