@@ -200,7 +200,19 @@ def load_weights(model: Module, weights: Any, progress: bool = True,
     state = dict(state)
     if remap is not None:
         state = remap(state)
+    _fill_num_batches_tracked(model, state)
     model.load_state_dict(state, strict=True)
+
+
+def _fill_num_batches_tracked(model: Module, state: Dict[str, Any]) -> None:
+    # Checkpoints saved before BatchNorm had `num_batches_tracked` (torch < 0.4.1, e.g. several
+    # published ImageNet files) lack it; torch's BatchNorm loads them with the counter at 0.
+    import ember
+    for key, buf in model.state_dict().items():
+        if key.endswith(".num_batches_tracked") and key not in state:
+            prefix = key[:-len("num_batches_tracked")]
+            if prefix + "running_mean" in state:
+                state[key] = ember.zeros_like(buf)
 
 
 def _ovewrite_named_param(kwargs: Dict[str, Any], param: str, new_value: Any) -> None:
