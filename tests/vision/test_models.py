@@ -301,7 +301,7 @@ def test_resnet18_matches_torch_module_tree_and_outputs():
 
 def test_transfer_learning_example_runs(tmp_path):
     from ember.examples import transfer_learning
-    result = transfer_learning.main(["--root", str(tmp_path / "imgs"), "--epochs", "2",
+    result = transfer_learning.main(["--root", str(tmp_path / "imgs"), "--epochs", "2", "--lr", "0.003",
                                      "--size", "32", "--quiet"])
     assert result["trainable"] == result["head_params"]
     assert result["final_loss"] < result["first_loss"]
