@@ -1,6 +1,5 @@
 """Autograd semantics compared with real torch: backward/grad options, higher-order gradients,
 grad modes, hooks, custom Functions, gradcheck, anomaly mode, graph bookkeeping."""
-import time
 
 import numpy as np
 import pytest
@@ -556,15 +555,13 @@ class _nullctx:
 
 # --------------------------------------------------------------------------- deep graphs
 def test_deep_chain_100k_ops_no_recursion():
+    # No timing assertion here: timing never goes in a unit test (the machine is shared).
     x = ember.ones(1, requires_grad=True)
-    t0 = time.perf_counter()
     y = x
     for _ in range(100_000):
         y = y * 1.0
     y.sum().backward()
-    elapsed = time.perf_counter() - t0
     assert x.grad.item() == 1.0
-    assert elapsed < 10.0, elapsed
     del y  # freeing a 100k-long chain of nodes must not recurse either
 
 
