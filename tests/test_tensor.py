@@ -259,3 +259,17 @@ def test_misc_methods_match_torch():
     assert e.get_device() == t.get_device() == -1
     assert e.nbytes == t.nbytes and e.itemsize == t.itemsize
     assert e.is_complex() == t.is_complex()
+
+
+def test_size_concat_scalar_conversion_errors_and_detach_view():
+    for lib in LIBS:
+        s = lib.ones(2, 3).shape
+        assert repr(s + (4,)) == "torch.Size([2, 3, 4])"
+        assert repr((1,) + s) == "torch.Size([1, 2, 3])"
+        with pytest.raises(ValueError, match="only one element tensors can be converted to "
+                                             "Python scalars"):
+            float(lib.ones(2))
+        with pytest.raises(ValueError):
+            int(lib.ones(2))
+        with pytest.raises(RuntimeError, match="Can't detach views in-place"):
+            lib.ones(2, requires_grad=True)[0:1].detach_()
