@@ -310,7 +310,8 @@ class Tensor:
         return t
 
     def to(self, *args, **kwargs) -> "Tensor":
-        """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``; copy=, non_blocking=."""
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``; also copy= and
+        non_blocking=."""
         dtype = kwargs.get("dtype")
         dev = kwargs.get("device")
         copy = kwargs.get("copy", False)

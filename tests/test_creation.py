@@ -34,7 +34,8 @@ TENSOR_DATA = [
     [[1.5, 2.0]], np.arange(6, dtype=np.int32).reshape(2, 3), np.ones(3, dtype=np.float64),
     np.array([1, 0], dtype=np.bool_), np.float32(3.5), [np.float64(1.0), 2],
     np.array(7, dtype=np.int16), [[True, 2]], [np.float32(1), 2.5], [np.int32(1), 2],
-    [np.int16(1), np.int8(2)], [np.int64(1), 2.5], 1 + 2j, [1.5, np.float64(2)], np.zeros((0, 3), dtype=np.float32),
+    [np.int16(1), np.int8(2)], [np.int64(1), 2.5], 1 + 2j, [1.5, np.float64(2)],
+    np.zeros((0, 3), dtype=np.float32),
 ]
 
 
