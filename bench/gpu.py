@@ -3,7 +3,8 @@
     python bench/gpu.py
 
 Prints per-step times and ratios for the MLP 784-128-10 train step (batch 64) and a small CNN
-step (batch 128), plus peak GPU memory of each framework.
+step (batch 128), eager and with ember.compile (the step captured as a CUDA graph), plus peak GPU
+memory of each framework.
 """
 from __future__ import annotations
 
@@ -66,6 +67,9 @@ def main() -> None:
         t_e = gpu_time(make_step(ember, build, x, y, "cuda"), ember.cuda.synchronize, number)
         e_mem = ember.cuda.max_memory_allocated()
         report(name, t_e, t_t)
+        t_c = gpu_time(ember.compile(make_step(ember, build, x, y, "cuda")),
+                       ember.cuda.synchronize, number)
+        report(name + " ember.compile", t_c, t_t)
         print(f"{'':<44} peak memory ember {e_mem / 2**20:8.1f} MiB  torch "
               f"{t_mem / 2**20:8.1f} MiB")
 

@@ -69,12 +69,18 @@ def is_nonzero(t: Tensor) -> bool:
     return bool(t)
 
 
+def compile(model=None, **kwargs):
+    """``torch.compile``: on CUDA, capture the step as a CUDA graph (see ember._compile)."""
+    from ._compile import compile as _compile
+    return _compile(model, **kwargs)
+
+
 def __getattr__(name: str):
     # Lazily import the heavier subpackages so `import ember` stays fast.
     import importlib
     lazy = {"nn", "optim", "utils", "cuda", "jit", "onnx", "distributions", "vision",
             "distributed", "backends", "amp", "linalg", "fft", "special", "testing",
-            "serialization", "profiler", "hub", "data", "examples", "compile"}
+            "serialization", "profiler", "hub", "data", "examples"}
     if name in lazy:
         try:
             return importlib.import_module(f".{name}", __name__)

@@ -89,6 +89,16 @@ def as_device(d) -> device:
     return dev
 
 
+# Depth of CUDA-graph captures in progress (ember.cuda.graphs). While capturing, code must not
+# read device values on the host (bounds checks that would sync are skipped then).
+CAPTURING = [0]
+
+
+def host_checks_allowed() -> bool:
+    """False while a CUDA graph is being captured: skip validation that reads GPU values."""
+    return CAPTURING[0] == 0
+
+
 def get_xp(dev: device):
     """The array module for a device: numpy for CPU, cupy for CUDA."""
     if dev.type == "cpu":

@@ -209,5 +209,16 @@ class device:
         set_device(self.prev)
 
 
+def __getattr__(name):
+    # Graph capture lives in its own module; load it on first use.
+    if name in ("CUDAGraph", "graph", "graph_pool_handle", "is_current_stream_capturing"):
+        from . import graphs
+        return getattr(graphs, name)
+    if name == "amp":
+        import importlib
+        return importlib.import_module(".amp", __name__)
+    raise AttributeError(f"ember does not implement torch.cuda.{name} yet")
+
+
 def get_rng_state(device=None):
     raise NotImplementedError("ember does not implement torch.cuda.get_rng_state yet")

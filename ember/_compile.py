@@ -1,0 +1,151 @@
+"""``ember.compile``: capture a whole step (forward, backward, optimizer update) as a CUDA graph.
+
+torch.compile makes a step fast by generating kernels; on a GPU most of a small model's step is
+Python overhead and kernel-launch latency instead, and a CUDA graph removes both: the step's
+kernels are recorded once and replayed with a single launch.
+
+How it behaves:
+
+* Inputs whose tensors are all on a CUDA device are grouped by signature (shape, dtype, device
+  of each tensor argument, and the other arguments' values). Each signature runs eagerly for
+  ``warmup`` calls (optimizer state, cuBLAS handles and memory-pool blocks come into being then),
+  is captured on the next call, and is replayed from then on.
+* On replay the tensor arguments are copied into the captured input buffers, the graph is
+  launched, and the captured outputs are returned. As with torch's CUDA-graph mode, outputs are
+  the same tensors each call and are overwritten by the next call: clone what you keep.
+* A new signature (other shapes, dtypes or devices) gets its own warm-up and capture: shape
+  changes fall back to eager until the new shape is stable.
+* Anything that is not on a CUDA device (or a machine without CuPy) runs eagerly, unchanged.
+
+Differences from torch.compile that a user can notice: the function must do the same GPU work
+each call for a signature — Python branches on tensor values, host reads (``.item()``) inside
+the step, random numbers drawn inside the step (dropout) and optimizers whose update reads a
+host-side step count (Adam's bias correction) are frozen at capture time. For those, call
+``ember.compile(fn, mode="eager")`` or leave the function uncompiled.
+"""
+from __future__ import annotations
+
+import functools
+
+from .tensor import Tensor
+
+
+def _signature(args, kwargs):
+    sig = []
+    on_cuda = True
+    saw_tensor = False
+    for a in list(args) + [kwargs[k] for k in sorted(kwargs)]:
+        if isinstance(a, Tensor):
+            saw_tensor = True
+            on_cuda = on_cuda and a.is_cuda
+            sig.append((tuple(a.shape), a.dtype.name, str(a.device), a.requires_grad))
+        else:
+            try:
+                hash(a)
+                sig.append(("py", a))
+            except TypeError:
+                sig.append(("py", id(a)))
+    return tuple(sorted(kwargs)), tuple(sig), (on_cuda and saw_tensor)
+
+
+class _Entry:
+    __slots__ = ("calls", "graph", "static_args", "static_kwargs", "out", "eager")
+
+    def __init__(self):
+        self.eager = False
+        self.calls = 0
+        self.graph = None
+        self.static_args = None
+        self.static_kwargs = None
+        self.out = None
+
+
+class CompiledFunction:
+    """A function whose CUDA work is captured and replayed per input signature."""
+
+    def __init__(self, fn, warmup: int = 3, mode: str | None = None):
+        self.fn = fn
+        self.warmup = max(1, int(warmup))
+        self.eager = mode == "eager"
+        self.entries: dict = {}
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args, **kwargs):
+        if self.eager:
+            return self.fn(*args, **kwargs)
+        names, sig, on_cuda = _signature(args, kwargs)
+        if not on_cuda:
+            return self.fn(*args, **kwargs)
+        key = (names, sig)
+        entry = self.entries.get(key)
+        if entry is None:
+            entry = self.entries[key] = _Entry()
+        if entry.graph is None:
+            entry.calls += 1
+            if entry.eager or entry.calls <= self.warmup:
+                return self.fn(*args, **kwargs)
+            self._capture(entry, args, kwargs)
+            if entry.graph is None:
+                return self.fn(*args, **kwargs)
+        self._copy_inputs(entry, args, kwargs)
+        entry.graph.replay()
+        return entry.out
+
+    def _capture(self, entry, args, kwargs):
+        from . import cuda
+        from .autograd.grad_mode import no_grad
+        with no_grad():
+            entry.static_args = [a.detach().clone().requires_grad_(a.requires_grad)
+                                 if isinstance(a, Tensor) else a for a in args]
+            entry.static_kwargs = {k: (v.detach().clone().requires_grad_(v.requires_grad)
+                                       if isinstance(v, Tensor) else v)
+                                   for k, v in kwargs.items()}
+        g = cuda.CUDAGraph()
+        with cuda.graph(g):
+            out = self.fn(*entry.static_args, **entry.static_kwargs)
+        if any(isinstance(o, Tensor) and o.grad_fn is not None for o in _flatten(out)):
+            # An output that backward will run through later (a compiled forward used in
+            # training) would replay into a graph whose saved tensors are freed: stay eager.
+            entry.eager = True
+            return
+        entry.out = out
+        entry.graph = g
+
+    @staticmethod
+    def _copy_inputs(entry, args, kwargs):
+        for dst, src in zip(entry.static_args, args):
+            if isinstance(src, Tensor) and dst is not src:
+                dst._data[...] = src._data
+        for k, v in kwargs.items():
+            if isinstance(v, Tensor):
+                entry.static_kwargs[k]._data[...] = v._data
+
+    def reset(self) -> None:
+        self.entries.clear()
+
+
+def _flatten(x):
+    if isinstance(x, (list, tuple)):
+        for v in x:
+            yield from _flatten(v)
+    elif isinstance(x, dict):
+        for v in x.values():
+            yield from _flatten(v)
+    else:
+        yield x
+
+
+def compile(model=None, *, fullgraph: bool = False, dynamic=None, backend=None,
+            mode: str | None = None, options=None, disable: bool = False, warmup: int = 3):
+    """Compile ``model`` (a function or Module); usable as ``@ember.compile`` or
+    ``ember.compile(fn, mode=...)``. See the module docstring for the semantics."""
+    def wrap(fn):
+        if disable:
+            return fn
+        if hasattr(fn, "forward") and hasattr(fn, "parameters"):
+            fn.forward = CompiledFunction(fn.forward, warmup, mode)
+            return fn
+        return CompiledFunction(fn, warmup, mode)
+    if model is None:
+        return wrap
+    return wrap(model)
