@@ -63,8 +63,8 @@ def test_parameter_count_matches_torchvision(name, no_init):
     assert weights.meta["num_params"] == PUBLISHED_NUM_PARAMS[name]
 
 
-SKIP_TRAIN_HEAVY = {"vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn", "resnet101",
-                    "wide_resnet50_2"}
+SKIP_TRAIN_HEAVY = {"vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
+                    "resnet101", "wide_resnet50_2"}
 
 
 @pytest.mark.parametrize("name", sorted(set(PUBLISHED_NUM_PARAMS) - SKIP_TRAIN_HEAVY))
@@ -301,7 +301,8 @@ def test_resnet18_matches_torch_module_tree_and_outputs():
 
 def test_transfer_learning_example_runs(tmp_path):
     from ember.examples import transfer_learning
-    result = transfer_learning.main(["--root", str(tmp_path / "imgs"), "--epochs", "2", "--lr", "0.003",
+    result = transfer_learning.main(["--root", str(tmp_path / "imgs"), "--epochs", "2",
+                                     "--lr", "0.003",
                                      "--size", "32", "--quiet"])
     assert result["trainable"] == result["head_params"]
     assert result["final_loss"] < result["first_loss"]
