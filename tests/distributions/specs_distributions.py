@@ -114,7 +114,8 @@ SPECS = {
     ],
     "solve_triangular": [
         Case(solve(False), [lower(3), (3, 2)]),
-        Case(solve(True), [lambda rng: np.ascontiguousarray(np.swapaxes(lower(3, (2,))(rng), -1, -2)), (2, 3, 4)],
+        Case(solve(True), [lambda rng: np.ascontiguousarray(
+            np.swapaxes(lower(3, (2,))(rng), -1, -2)), (2, 3, 4)],
              name="upper-batched"),
         Case(solve(False), [lower(2), (3, 2, 1)], name="broadcast"),
     ],

@@ -28,7 +28,8 @@ def T(lib, a):
 
 # name -> (build(lib, D, params), params, value for log_prob)
 FAMILIES = {
-    "Normal": (lambda L, D, p: D.Normal(T(L, p[0]), T(L, p[1])), (LOC, POS_A), RNG.standard_normal(4)),
+    "Normal": (lambda L, D, p: D.Normal(T(L, p[0]), T(L, p[1])), (LOC, POS_A),
+               RNG.standard_normal(4)),
     "Uniform": (lambda L, D, p: D.Uniform(T(L, p[0]), T(L, p[1])), (-POS_A, POS_B), UNIT),
     "Gamma": (lambda L, D, p: D.Gamma(T(L, p[0]), T(L, p[1])), (POS_A, POS_B), POS_B),
     "Beta": (lambda L, D, p: D.Beta(T(L, p[0]), T(L, p[1])), (POS_A, POS_B), UNIT),
