@@ -39,6 +39,9 @@ TRACER = None
 # The active ember.profiler.profile (None unless profiling): Primitive.apply hands each call to
 # PROFILER.record(cls, args, kwargs), which times the op; unprofiled calls pay one `is None`.
 PROFILER = None
+# ember.amp's autocast hook (None outside enabled autocast regions and during backward):
+# AUTOCAST(cls, args, kwargs) returns args with floating inputs cast per the op's policy.
+AUTOCAST = None
 
 
 def register(name: str):
@@ -294,6 +297,8 @@ class Primitive(Node):
     def apply(cls, *args, **kwargs):
         # The hot path of every op: kept flat (no helper calls) since a 10-element op must cost
         # little more than NumPy's own call.
+        if AUTOCAST is not None:
+            args = AUTOCAST(cls, args, kwargs)
         if TRACER is not None:
             return TRACER.record(cls, args, kwargs)
         if PROFILER is not None:
