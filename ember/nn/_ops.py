@@ -11,6 +11,7 @@ import numpy as np
 
 from ..ops import registry as _reg
 from ..backend.device import host_checks_allowed
+from ..backend.device import matmul as _mm
 from ..ops.registry import GRAD_MODE, Primitive, register
 
 
@@ -49,7 +50,7 @@ class LinearOp(Primitive):
 
     def forward(self, x, w, b=None):
         self.save_for_backward(x, w)
-        out = x @ w.T
+        out = _mm(x, w.T)
         if b is not None:
             out += b
         return out
@@ -64,9 +65,9 @@ class LinearOp(Primitive):
             gw = g2.t().matmul(x.reshape(-1, x.shape[-1])) if need[1] else None
             return gx, gw, (g2.sum(0) if nb else None)
         ga = g._data
-        gx = _wrap(ga @ w._data, x) if need[0] else None
+        gx = _wrap(_mm(ga, w._data), x) if need[0] else None
         g2 = ga.reshape(-1, ga.shape[-1])
-        gw = _wrap(g2.T @ x._data.reshape(-1, x._data.shape[-1]), w) if need[1] else None
+        gw = _wrap(_mm(g2.T, x._data.reshape(-1, x._data.shape[-1])), w) if need[1] else None
         gb = _wrap(g2.sum(0), w) if nb else None
         return gx, gw, gb
 
@@ -311,7 +312,7 @@ def _conv_fwd(xp, x, w, b, stride, padding, dilation, groups):
     k = cg * kh * kw
     if groups == 1:
         cols, ho, wo = _im2col(xp, x, kh, kw, stride, padding, dilation, flat=True)
-        out = w.reshape(o, k) @ cols
+        out = _mm(w.reshape(o, k), cols)
         if b is not None:
             out += b[:, None]
         out = xp.ascontiguousarray(out.reshape(o, n, ho, wo).transpose(1, 0, 2, 3))
@@ -362,7 +363,7 @@ def _conv_input_grad(xp, g, w, x_hw, stride, padding, dilation, groups):
     n, _, ho, wo = g.shape
     k = cg * kh * kw
     if groups == 1:
-        gc = (w.reshape(o, k).T @ _flat_grad(xp, g)).reshape(cg, kh, kw, n, ho, wo)
+        gc = _mm(w.reshape(o, k).T, _flat_grad(xp, g)).reshape(cg, kh, kw, n, ho, wo)
         return _col2im(xp, gc, x_hw, kh, kw, stride, padding, dilation, flat=True)
     wm = w.reshape(groups, o // groups, k).transpose(0, 2, 1)
     gc = xp.matmul(wm, g.reshape(n, groups, o // groups, ho * wo))
@@ -377,7 +378,7 @@ def _conv_weight_grad(xp, x, g, wshape, stride, padding, dilation, groups, cols=
     if groups == 1:
         if cols is None:
             cols = _im2col(xp, x, kh, kw, stride, padding, dilation, flat=True)[0]
-        return (_flat_grad(xp, g) @ cols.T).reshape(wshape)
+        return _mm(_flat_grad(xp, g), cols.T).reshape(wshape)
     if cols is None:
         cols = _im2col(xp, x, kh, kw, stride, padding, dilation)[0]
     g4 = g.reshape(n, groups, o // groups, ho * wo)
@@ -512,22 +513,71 @@ class MaxPool2dOp(Primitive):
         h, w = x.shape[2:]
         ho, eh = _pool_geometry(h, kh, stride[0], padding[0], dilation[0], ceil_mode)
         wo, ew = _pool_geometry(w, kw, stride[1], padding[1], dilation[1], ceil_mode)
+        self.geom = (kernel, stride, padding, dilation, (h, w), (eh, ew))
+        self.like_shape = x.shape
+        self.sel = None
+        if (tuple(kernel) == (2, 2) and tuple(stride) == (2, 2) and tuple(padding) == (0, 0)
+                and tuple(dilation) == (1, 1) and not (eh or ew) and ho > 0 and wo > 0):
+            cur = self._forward_2x2(xp, x, ho, wo)
+        else:
+            cur = self._forward_windows(xp, x, ho, wo)
+        if not return_indices:
+            return cur
+        return cur, self._flat_indices(xp, ho, wo)
+
+    def _forward_windows(self, xp, x, ho, wo):
+        (kh, kw), stride, padding, dilation, _, (eh, ew) = self.geom
         xpad = _pad2(xp, x, padding[0], padding[1], -np.inf, eh, ew)
         views = [v for _, _, v in _windows(xp, xpad, kh, kw, stride, dilation, ho, wo)]
         cur = views[0].copy()
         for v in views[1:]:
             xp.maximum(cur, v, out=cur)  # NaN propagates, as in torch
-        # First window position holding the maximum (torch keeps the first on ties).
+        # First window position holding the maximum (torch keeps the first on ties): the
+        # index is the number of leading positions that differ from the maximum. Counting
+        # with in-place adds is several times faster than copyto(..., where=).
         itype = np.int8 if len(views) < 128 else np.int32
-        arg = xp.full(cur.shape, len(views) - 1, dtype=itype)
-        for k in range(len(views) - 2, -1, -1):
-            xp.copyto(arg, itype(k), where=views[k] == cur)
-        self.arg = arg
-        self.geom = (kernel, stride, padding, dilation, (h, w), (eh, ew))
-        self.like_shape = x.shape
-        if not return_indices:
-            return cur
-        return cur, self._flat_indices(xp, ho, wo)
+        arg = xp.zeros(cur.shape, dtype=itype)
+        differs = views[0] != cur
+        for k in range(1, len(views)):
+            xp.add(arg, differs, out=arg, casting="unsafe")
+            if k < len(views) - 1:
+                differs &= views[k] != cur
+        self._arg = arg
+        return cur
+
+    def _forward_2x2(self, xp, x, ho, wo):
+        """kernel = stride = 2 without padding, the CNN case, in two pairwise stages.
+
+        First each row pair of a window (columns 0/1), then the two rows. Taking the second
+        element only when strictly greater keeps the first maximum in row-major order, as
+        torch does; a NaN wins like in torch's scan (``val > max || isnan(val)``), which only
+        costs extra passes when the output has a NaN.
+        """
+        xc = x[:, :, :2 * ho, :2 * wo]
+        a = xc[..., 0::2]
+        b = xc[..., 1::2]
+        rowmax = xp.maximum(a, b)
+        selj = b > a
+        r0 = rowmax[:, :, 0::2]
+        r1 = rowmax[:, :, 1::2]
+        cur = xp.maximum(r0, r1)
+        seli = r1 > r0
+        if bool(xp.isnan(cur).any()):
+            selj |= xp.isnan(b)
+            seli |= xp.isnan(r1)
+        self.sel = (seli, selj)
+        self._arg = None
+        return cur
+
+    @property
+    def arg(self):
+        """Window position (row-major) of each maximum, built lazily on the 2x2 path."""
+        if self._arg is None:
+            seli, selj = self.sel
+            xp = self.xp
+            j = xp.where(seli, selj[:, :, 1::2], selj[:, :, 0::2])
+            self._arg = (seli.astype(np.int8) * 2 + j).astype(np.int8)
+        return self._arg
 
     def _flat_indices(self, xp, ho, wo):
         (kh, kw), (sh, sw), (ph, pw), (dh, dw), (h, w), _ = self.geom
@@ -550,12 +600,35 @@ class MaxPool2dOp(Primitive):
             z = g.new_zeros((n * c * h * w,))
             return z.index_add(0, flat, g.reshape(-1)).reshape(n, c, h, w)
         ga = g._data
+        if self.sel is not None and bool(xp.isfinite(ga).all()):
+            return _wrap(self._backward_2x2(xp, ga, h, w), g)
         dx = xp.zeros((n, c, h + 2 * ph + eh, w + 2 * pw + ew), dtype=ga.dtype)
+        arg = self.arg
         for i, j, v in _windows(xp, dx, kh, kw, st, dl, ho, wo):
-            v += ga * (self.arg == i * kw + j)
+            # where, not a multiply by the mask: inf * 0 would put NaN beside the maximum.
+            v += xp.where(arg == i * kw + j, ga, 0)
         if ph or pw or eh or ew:
             dx = xp.ascontiguousarray(dx[:, :, ph:ph + h, pw:pw + w])
         return _wrap(dx, g)
+
+    def _backward_2x2(self, xp, ga, h, w):
+        """Route ``ga`` through the two stages of ``_forward_2x2``.
+
+        Multiplying by the boolean selections (and ``g - g * sel`` for the other half) is
+        exact for finite gradients and much faster than where(); the caller checks finiteness.
+        """
+        seli, selj = self.sel
+        n, c, ho, wo = ga.shape
+        rows = xp.empty((n, c, 2 * ho, wo), dtype=ga.dtype)
+        xp.multiply(ga, seli, out=rows[:, :, 1::2])
+        xp.subtract(ga, rows[:, :, 1::2], out=rows[:, :, 0::2])
+        if h == 2 * ho and w == 2 * wo:
+            dx = xp.empty((n, c, h, w), dtype=ga.dtype)
+        else:
+            dx = xp.zeros((n, c, h, w), dtype=ga.dtype)
+        xp.multiply(rows, selj, out=dx[:, :, :2 * ho, 1:2 * wo:2])
+        xp.subtract(rows, dx[:, :, :2 * ho, 1:2 * wo:2], out=dx[:, :, :2 * ho, 0:2 * wo:2])
+        return dx
 
 
 def _int64():

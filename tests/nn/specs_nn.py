@@ -1,6 +1,7 @@
 """Oracle cases for the primitives registered by ember.nn (see tests/oracle.py)."""
 from __future__ import annotations
 
+import numpy as np
 from oracle import Case
 
 
@@ -134,6 +135,22 @@ SPECS = {
              [(2, 3, 9)], name="1d"),
         Case(gg(lambda lib, x: F(lib).max_pool2d(x, 2)), [(1, 2, 4, 4)],
              name="double-backward"),
+        # The 2x2 fast path: ties (ReLU-like zeros and small integers) go to the first
+        # position in row-major order, odd sizes drop the last row/column, NaN wins.
+        Case(lambda lib, x: F(lib).max_pool2d(x, 2, return_indices=True),
+             [lambda rng: rng.integers(-1, 2, (2, 3, 6, 8)).astype(np.float64)],
+             name="2x2-ties", gradcheck=False),
+        Case(lambda lib, x: F(lib).max_pool2d(x.relu(), 2, return_indices=True),
+             [(2, 2, 7, 9)], name="2x2-relu-odd", gradcheck=False),
+        Case(lambda lib, x: F(lib).max_pool2d(x, (2, 2), ceil_mode=True), [(1, 2, 6, 4)],
+             name="2x2-ceil-even"),
+        Case(lambda lib, x: F(lib).max_pool2d(x, 2, return_indices=True),
+             [lambda rng: np.where(rng.random((2, 2, 6, 6)) < 0.2, np.nan,
+                                   rng.standard_normal((2, 2, 6, 6)))],
+             name="2x2-nan", gradcheck=False),
+        Case(lambda lib, x: F(lib).max_pool2d(x, 3, stride=3, return_indices=True),
+             [lambda rng: rng.integers(-1, 2, (2, 3, 6, 7)).astype(np.float64)],
+             name="3x3-ties", gradcheck=False),
         Case(lambda lib, x: F(lib).adaptive_max_pool2d(x, (2, 3)), [(1, 2, 5, 7)],
              name="adaptive", gradcheck=False),
     ],
