@@ -99,6 +99,15 @@ def host_checks_allowed() -> bool:
     return CAPTURING[0] == 0
 
 
+def matmul(a, b):
+    """``a @ b`` on raw arrays; CUDA arrays go through ember.cuda.blas so that matrix products
+    also work while a CUDA graph is being captured."""
+    if type(a) is np.ndarray:
+        return a @ b
+    from ..cuda import blas
+    return blas.matmul(a, b)
+
+
 def get_xp(dev: device):
     """The array module for a device: numpy for CPU, cupy for CUDA."""
     if dev.type == "cpu":

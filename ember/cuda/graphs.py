@@ -47,6 +47,8 @@ class CUDAGraph:
         self._prev_allocator = cp.cuda.get_allocator()
         cp.cuda.set_allocator(self._pool.malloc)
         self._stream = cp.cuda.Stream(non_blocking=True)
+        from .blas import bind_capture_stream
+        bind_capture_stream(self._stream)
         self._stream.__enter__()
         mode = {"global": cp.cuda.runtime.streamCaptureModeGlobal,
                 "thread_local": cp.cuda.runtime.streamCaptureModeThreadLocal,

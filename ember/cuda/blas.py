@@ -1,0 +1,86 @@
+"""Matrix products on CUDA that work inside a CUDA-graph capture.
+
+CuPy refuses cuBLAS calls while a stream is capturing (its binding re-sets the handle's stream
+on every call, and that is checked), although cuBLAS itself records GEMMs into graphs fine. So
+during a capture ember calls the GEMM routines directly, on a handle whose stream was set to the
+capturing stream before the capture began (``bind_capture_stream``). Outside captures CuPy's
+own ``matmul`` is used.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend.device import CAPTURING
+from . import _cupy
+
+_ONE = {np.dtype(np.float32): np.ones(1, np.float32), np.dtype(np.float64): np.ones(1, np.float64)}
+_ZERO = {np.dtype(np.float32): np.zeros(1, np.float32),
+         np.dtype(np.float64): np.zeros(1, np.float64)}
+
+
+def bind_capture_stream(stream) -> None:
+    """Point the cuBLAS handle at ``stream`` (call before ``begin_capture``)."""
+    cp = _cupy()
+    from cupy_backends.cuda.libs import cublas
+    cublas.setStream(cp.cuda.device.get_cublas_handle(), stream.ptr)
+
+
+def matmul(a, b):
+    """``a @ b`` for CuPy arrays; a direct cuBLAS GEMM while a graph is being captured."""
+    if CAPTURING[0] == 0 or a.dtype not in _ONE or a.dtype != b.dtype:
+        return a @ b
+    cp = _cupy()
+    if a.ndim == 2 and b.ndim == 2:
+        return _gemm(cp, a, b)
+    if a.ndim == 1 or b.ndim == 1:
+        a2 = a.reshape(1, -1) if a.ndim == 1 else a
+        b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+        out = matmul(a2, b2)
+        if a.ndim == 1:
+            out = out.reshape(out.shape[:-2] + out.shape[-1:])
+        if b.ndim == 1:
+            out = out.reshape(out.shape[:-1])
+        return out
+    # Batched: broadcast the batch dims, then one GEMM per matrix (recorded once, replayed fast).
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    a3 = cp.broadcast_to(a, batch + a.shape[-2:]).reshape((-1,) + a.shape[-2:])
+    b3 = cp.broadcast_to(b, batch + b.shape[-2:]).reshape((-1,) + b.shape[-2:])
+    out = cp.empty((a3.shape[0], a.shape[-2], b.shape[-1]), dtype=a.dtype)
+    for i in range(a3.shape[0]):
+        _gemm(cp, a3[i], b3[i], out[i])
+    return out.reshape(batch + (a.shape[-2], b.shape[-1]))
+
+
+def _operand(cp, x):
+    """(array, transposed?) with the array C- or F-contiguous."""
+    if x.flags.c_contiguous:
+        return x, False
+    if x.flags.f_contiguous:
+        return x, True
+    return cp.ascontiguousarray(x), False
+
+
+def _gemm(cp, a, b, out=None):
+    from cupy_backends.cuda.libs import cublas
+    m, k = a.shape
+    n = b.shape[1]
+    if out is None:
+        out = cp.empty((m, n), dtype=a.dtype)
+    if m == 0 or n == 0:
+        return out
+    if k == 0:
+        out.fill(0)
+        return out
+    a, a_f = _operand(cp, a)
+    b, b_f = _operand(cp, b)
+    # Row-major C = A @ B is column-major C^T = B^T @ A^T: pass B first.
+    op_b = cublas.CUBLAS_OP_T if b_f else cublas.CUBLAS_OP_N
+    op_a = cublas.CUBLAS_OP_T if a_f else cublas.CUBLAS_OP_N
+    ldb = k if b_f else n
+    lda = m if a_f else k
+    handle = cp.cuda.device.get_cublas_handle()
+    fn = cublas.sgemm if a.dtype == np.float32 else cublas.dgemm
+    one, zero = _ONE[a.dtype], _ZERO[a.dtype]
+    fn(handle, op_b, op_a, n, m, k, one.ctypes.data, b.data.ptr, ldb, a.data.ptr, lda,
+       zero.ctypes.data, out.data.ptr, n)
+    return out
