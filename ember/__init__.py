@@ -25,6 +25,15 @@ from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled
 from .autograd.grad_mode import (is_anomaly_enabled, is_grad_enabled,
                                  is_inference_mode_enabled)
 from ._repr import set_printoptions
+from .amp.autocast_mode import (autocast, autocast_decrement_nesting,  # noqa: F401
+                                autocast_increment_nesting, clear_autocast_cache,
+                                get_autocast_cpu_dtype, get_autocast_dtype,
+                                get_autocast_gpu_dtype, is_autocast_cache_enabled,
+                                is_autocast_cpu_enabled, is_autocast_enabled,
+                                set_autocast_cache_enabled, set_autocast_cpu_dtype,
+                                set_autocast_cpu_enabled, set_autocast_dtype,
+                                set_autocast_enabled, set_autocast_gpu_dtype)
+from .amp.grad_scaler import GradScaler  # noqa: F401
 
 half = float16
 float = float32
@@ -80,7 +89,7 @@ def __getattr__(name: str):
     import importlib
     lazy = {"nn", "optim", "utils", "cuda", "jit", "onnx", "distributions", "vision",
             "distributed", "backends", "amp", "linalg", "fft", "special", "testing",
-            "serialization", "profiler", "hub", "data", "examples"}
+            "serialization", "profiler", "hub", "data", "examples", "cpu"}
     if name in lazy:
         try:
             return importlib.import_module(f".{name}", __name__)

@@ -84,6 +84,9 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
 
     prev = GRAD_MODE.enabled
     GRAD_MODE.enabled = create_graph
+    # Backward ops run in the dtypes autocast chose in forward: no autocasting here (torch).
+    prev_autocast = _reg.AUTOCAST
+    _reg.AUTOCAST = None
     delivered = set()
     try:
         ready = [n for n in dict.fromkeys(root_nodes) if deps.get(n, 0) == 0]
@@ -171,6 +174,7 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
                     ready.append(child)
     finally:
         GRAD_MODE.enabled = prev
+        _reg.AUTOCAST = prev_autocast
 
     if inputs is None:
         return None
