@@ -1,10 +1,10 @@
 """Matrix products on CUDA that work inside a CUDA-graph capture.
 
-CuPy refuses cuBLAS calls while a stream is capturing (its binding re-sets the handle's stream
-on every call, and that is checked), although cuBLAS itself records GEMMs into graphs fine. So
-during a capture ember calls the GEMM routines directly, on a handle whose stream was set to the
-capturing stream before the capture began (``bind_capture_stream``). Outside captures CuPy's
-own ``matmul`` is used.
+CuPy refuses cuBLAS calls while a stream is capturing (every one of its cuBLAS bindings re-sets
+the handle's stream first, and that step is checked), although cuBLAS itself records GEMMs into
+graphs fine. So during a capture ember calls libcublas's GEMM through ctypes, on CuPy's handle,
+whose stream was set to the capturing stream before the capture began
+(``bind_capture_stream``). Outside captures CuPy's own ``matmul`` is used.
 """
 from __future__ import annotations
 
@@ -18,11 +18,40 @@ _ZERO = {np.dtype(np.float32): np.zeros(1, np.float32),
          np.dtype(np.float64): np.zeros(1, np.float64)}
 
 
+_LIB = []
+
+
+def _libcublas():
+    """The libcublas that CuPy loaded (found through the process's memory map)."""
+    if not _LIB:
+        import ctypes
+        _cupy().cuda.device.get_cublas_handle()  # makes CuPy load the library
+        path = None
+        with open("/proc/self/maps") as f:
+            for line in f:
+                if "libcublas.so" in line and "libcublasLt" not in line:
+                    path = line.split()[-1]
+                    break
+        lib = ctypes.CDLL(path or "libcublas.so")
+        for name in ("cublasSgemm_v2", "cublasDgemm_v2"):
+            fn = getattr(lib, name)
+            fn.restype = ctypes.c_int
+            fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                           ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                           ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p,
+                           ctypes.c_void_p, ctypes.c_int]
+        lib.cublasSetStream_v2.restype = ctypes.c_int
+        lib.cublasSetStream_v2.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        _LIB.append(lib)
+    return _LIB[0]
+
+
 def bind_capture_stream(stream) -> None:
-    """Point the cuBLAS handle at ``stream`` (call before ``begin_capture``)."""
-    cp = _cupy()
-    from cupy_backends.cuda.libs import cublas
-    cublas.setStream(cp.cuda.device.get_cublas_handle(), stream.ptr)
+    """Point CuPy's cuBLAS handle at ``stream`` (call before ``begin_capture``)."""
+    handle = _cupy().cuda.device.get_cublas_handle()
+    status = _libcublas().cublasSetStream_v2(handle, stream.ptr)
+    if status != 0:
+        raise RuntimeError(f"cublasSetStream failed with status {status}")
 
 
 def matmul(a, b):
@@ -60,8 +89,10 @@ def _operand(cp, x):
     return cp.ascontiguousarray(x), False
 
 
+_OP_N, _OP_T = 0, 1  # cublasOperation_t
+
+
 def _gemm(cp, a, b, out=None):
-    from cupy_backends.cuda.libs import cublas
     m, k = a.shape
     n = b.shape[1]
     if out is None:
@@ -74,13 +105,16 @@ def _gemm(cp, a, b, out=None):
     a, a_f = _operand(cp, a)
     b, b_f = _operand(cp, b)
     # Row-major C = A @ B is column-major C^T = B^T @ A^T: pass B first.
-    op_b = cublas.CUBLAS_OP_T if b_f else cublas.CUBLAS_OP_N
-    op_a = cublas.CUBLAS_OP_T if a_f else cublas.CUBLAS_OP_N
+    op_b = _OP_T if b_f else _OP_N
+    op_a = _OP_T if a_f else _OP_N
     ldb = k if b_f else n
     lda = m if a_f else k
     handle = cp.cuda.device.get_cublas_handle()
-    fn = cublas.sgemm if a.dtype == np.float32 else cublas.dgemm
+    lib = _libcublas()
+    fn = lib.cublasSgemm_v2 if a.dtype == np.float32 else lib.cublasDgemm_v2
     one, zero = _ONE[a.dtype], _ZERO[a.dtype]
-    fn(handle, op_b, op_a, n, m, k, one.ctypes.data, b.data.ptr, ldb, a.data.ptr, lda,
-       zero.ctypes.data, out.data.ptr, n)
+    status = fn(handle, op_b, op_a, n, m, k, one.ctypes.data, b.data.ptr, ldb, a.data.ptr, lda,
+                zero.ctypes.data, out.data.ptr, n)
+    if status != 0:
+        raise RuntimeError(f"cuBLAS GEMM failed with status {status}")
     return out
