@@ -85,3 +85,22 @@ def test_new_shape_gets_its_own_capture_and_grad_outputs_stay_eager():
         out = h(ember.ones(3, device="cuda"))
         out.backward()
     assert w.grad.cpu().tolist() == [3.0, 3.0, 3.0]
+
+
+@cuda
+def test_matmuls_inside_a_capture_are_right():
+    rng = np.random.default_rng(1)
+    a = ember.tensor(rng.standard_normal((5, 7)).astype(np.float32), device="cuda")
+    b = ember.tensor(rng.standard_normal((3, 7)).astype(np.float32), device="cuda")
+    c = ember.tensor(rng.standard_normal((2, 7, 4)).astype(np.float64), device="cuda")
+    (a @ b.T).sum()  # warm up kernels and pool outside the capture
+    g = ember.cuda.CUDAGraph()
+    with ember.cuda.graph(g):
+        y1 = a @ b.T
+        y2 = a.T.contiguous().T @ b.T.contiguous()
+        y3 = c.transpose(1, 2) @ c
+    g.replay()
+    an, bn, cn = a.cpu().numpy(), b.cpu().numpy(), c.cpu().numpy()
+    np.testing.assert_allclose(y1.cpu().numpy(), an @ bn.T, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y2.cpu().numpy(), an @ bn.T, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y3.cpu().numpy(), cn.transpose(0, 2, 1) @ cn, rtol=1e-10)
