@@ -306,23 +306,102 @@ def _im2col(xp, x, kh, kw, stride, padding, dilation, flat=False):
     return v.reshape(n, c * kh * kw, ho * wo), ho, wo
 
 
+# Stride-1, ungrouped convolutions (the usual 3x3 'same' CNN layer) use a "wide-row" layout:
+# the input is zero-padded once into planes of width ``wp`` and each output row is computed over
+# all ``wp`` columns, of which the last ``wp - wo`` are junk. Then every kernel offset (i, j) is
+# ONE contiguous run of ``ho * wp`` elements of the flattened plane, starting at
+# ``i*dh*wp + j*dw``, so im2col copies and col2im adds long runs instead of rows of ``wo``
+# elements (numpy's per-row loop overhead dominated those). The junk columns cost ``wp/wo`` more
+# GEMM work; they are cropped from the output and zeroed in the output-gradient, so they add
+# nothing to the weight and input gradients as long as the other GEMM operand is finite
+# (``_wide_ok`` checks; inf * 0 would be NaN).
+def _wide_ok(xp, stride, groups, *finite):
+    if tuple(stride) != (1, 1) or groups != 1:
+        return False
+    return all(bool(xp.isfinite(a).all()) for a in finite)
+
+
+def _wide_geom(x_hw, out_hw, kh, kw, padding, dilation):
+    """(wp, rows) of the zero-padded planes: rows leave room for the last offset's run."""
+    (h, w), (ho, wo) = x_hw, out_hw
+    (ph, pw), (dh, dw) = padding, dilation
+    wp = max(w + 2 * pw, wo + dw * (kw - 1))
+    rows = max(h + 2 * ph, ho + dh * (kh - 1) + -(-(dw * (kw - 1)) // wp))
+    return wp, rows
+
+
+def _im2col_wide(xp, x, kh, kw, padding, dilation, out_hw):
+    """Columns (C*kh*kw, N*ho*wp), rows ordered like ``weight.reshape(O, -1)``."""
+    n, c, h, w = x.shape
+    ho, wo = out_hw
+    (ph, pw), (dh, dw) = padding, dilation
+    wp, rows = _wide_geom((h, w), out_hw, kh, kw, padding, dilation)
+    xpd = xp.zeros((n, c, rows, wp), dtype=x.dtype)
+    xpd[:, :, ph:ph + h, pw:pw + w] = x
+    s0, s1, s2, s3 = xpd.strides
+    run = ho * wp
+    v = _strided(xp, xpd, (c, kh, kw, n, run), (s1, s2 * dh, s3 * dw, s0, s3))
+    return v.reshape(c * kh * kw, n * run), wp
+
+
+def _grad_wide(xp, g, wp):
+    """(N, O, Ho, Wo) -> (O, N*Ho*wp) with zeros in the junk columns."""
+    n, o, ho, wo = g.shape
+    gw = xp.empty((o, n, ho, wp), dtype=g.dtype)
+    gw[..., wo:] = 0
+    gw[..., :wo] = g.transpose(1, 0, 2, 3)
+    return gw.reshape(o, n * ho * wp)
+
+
+def _col2im_wide(xp, gc, c, kh, kw, n, x_hw, out_hw, padding, dilation):
+    """Adjoint of _im2col_wide: gc (C*kh*kw, N*ho*wp) summed into (N, C, H, W)."""
+    h, w = x_hw
+    (ph, pw), (dh, dw) = padding, dilation
+    wp, rows = _wide_geom(x_hw, out_hw, kh, kw, padding, dilation)
+    run = out_hw[0] * wp
+    gc = gc.reshape(c, kh, kw, n, run)
+    dx = xp.zeros((c, n, rows * wp), dtype=gc.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            off = i * dh * wp + j * dw
+            dx[:, :, off:off + run] += gc[:, i, j]
+    out = xp.empty((n, c, h, w), dtype=gc.dtype)
+    xp.copyto(out.transpose(1, 0, 2, 3), dx.reshape(c, n, rows, wp)[:, :, ph:ph + h, pw:pw + w])
+    return out
+
+
 def _conv_fwd(xp, x, w, b, stride, padding, dilation, groups):
+    """(output, columns, wp): wp is the wide-row width, or None for the strided layouts."""
     o, cg, kh, kw = w.shape
     n = x.shape[0]
     k = cg * kh * kw
+    if _wide_ok(xp, stride, groups, x):
+        out_hw = tuple(_out_len(x.shape[2 + a], w.shape[2 + a], 1, padding[a], dilation[a])
+                       for a in range(2))
+        if min(out_hw) > 0:
+            ho, wo = out_hw
+            cols, wp = _im2col_wide(xp, x, kh, kw, padding, dilation, out_hw)
+            wide = _mm(w.reshape(o, k), cols).reshape(o, n, ho, wp)[..., :wo]
+            out = xp.empty((n, o, ho, wo), dtype=wide.dtype)
+            # Crop, transpose to NCHW and add the bias in one pass.
+            if b is not None:
+                xp.add(wide, b[:, None, None, None], out=out.transpose(1, 0, 2, 3))
+            else:
+                xp.copyto(out.transpose(1, 0, 2, 3), wide)
+            return out, cols, wp
     if groups == 1:
         cols, ho, wo = _im2col(xp, x, kh, kw, stride, padding, dilation, flat=True)
         out = _mm(w.reshape(o, k), cols)
         if b is not None:
             out += b[:, None]
         out = xp.ascontiguousarray(out.reshape(o, n, ho, wo).transpose(1, 0, 2, 3))
-        return out, cols
+        return out, cols, None
     cols, ho, wo = _im2col(xp, x, kh, kw, stride, padding, dilation)
     out = xp.matmul(w.reshape(groups, o // groups, k),
                     cols.reshape(n, groups, k, ho * wo)).reshape(n, o, ho * wo)
     if b is not None:
         out += b[:, None]
-    return out.reshape(n, o, ho, wo), cols
+    return out.reshape(n, o, ho, wo), cols, None
 
 
 def _col2im(xp, gc, x_hw, kh, kw, stride, padding, dilation, flat=False):
@@ -357,11 +436,19 @@ def _flat_grad(xp, g):
     return xp.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(o, n * ho * wo)
 
 
-def _conv_input_grad(xp, g, w, x_hw, stride, padding, dilation, groups):
-    """Gradient of conv2d w.r.t. its input (= conv_transpose2d of ``g`` with ``w``)."""
+def _conv_input_grad(xp, g, w, x_hw, stride, padding, dilation, groups, g_wide=None):
+    """Gradient of conv2d w.r.t. its input (= conv_transpose2d of ``g`` with ``w``).
+
+    ``g_wide``: ``g`` already in the wide-row layout (shared with the weight gradient).
+    """
     o, cg, kh, kw = w.shape
     n, _, ho, wo = g.shape
     k = cg * kh * kw
+    if _wide_ok(xp, stride, groups, w):
+        if g_wide is None:
+            g_wide = _grad_wide(xp, g, _wide_geom(x_hw, (ho, wo), kh, kw, padding, dilation)[0])
+        gc = _mm(w.reshape(o, k).T, g_wide)
+        return _col2im_wide(xp, gc, cg, kh, kw, n, x_hw, (ho, wo), padding, dilation)
     if groups == 1:
         gc = _mm(w.reshape(o, k).T, _flat_grad(xp, g)).reshape(cg, kh, kw, n, ho, wo)
         return _col2im(xp, gc, x_hw, kh, kw, stride, padding, dilation, flat=True)
@@ -371,10 +458,19 @@ def _conv_input_grad(xp, g, w, x_hw, stride, padding, dilation, groups):
     return _col2im(xp, gc, x_hw, kh, kw, stride, padding, dilation)
 
 
-def _conv_weight_grad(xp, x, g, wshape, stride, padding, dilation, groups, cols=None):
+def _conv_weight_grad(xp, x, g, wshape, stride, padding, dilation, groups, cols=None,
+                      wp=None, g_wide=None):
+    """Gradient of conv2d w.r.t. its weight; ``cols`` are the forward's columns, in the
+    wide-row layout of width ``wp`` when that is given."""
     o, cg, kh, kw = wshape
     n, _, ho, wo = g.shape
     k = cg * kh * kw
+    if wp is not None or (cols is None and _wide_ok(xp, stride, groups, x)):
+        if cols is None:
+            cols, wp = _im2col_wide(xp, x, kh, kw, padding, dilation, (ho, wo))
+        if g_wide is None:
+            g_wide = _grad_wide(xp, g, wp)
+        return _mm(g_wide, cols.T).reshape(wshape)
     if groups == 1:
         if cols is None:
             cols = _im2col(xp, x, kh, kw, stride, padding, dilation, flat=True)[0]
@@ -394,8 +490,9 @@ class Conv2dOp(Primitive):
     def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
         self.cfg = (stride, padding, dilation, groups)
         self.x_hw = x.shape[2:]
-        out, cols = _conv_fwd(self.xp, x, w, b, stride, padding, dilation, groups)
+        out, cols, wp = _conv_fwd(self.xp, x, w, b, stride, padding, dilation, groups)
         self.cols = cols
+        self.wp = wp
         self.save_for_backward(x, w)
         return out
 
@@ -418,11 +515,12 @@ class Conv2dOp(Primitive):
             return gx, gw, gb
         xp = self.xp
         ga = g._data
+        g_wide = _grad_wide(xp, ga, self.wp) if self.wp is not None else None
         if need[0]:
-            gx = _wrap(_conv_input_grad(xp, ga, w._data, self.x_hw, st, pd, dl, gr), x)
+            gx = _wrap(_conv_input_grad(xp, ga, w._data, self.x_hw, st, pd, dl, gr, g_wide), x)
         if need[1]:
             gw = _wrap(_conv_weight_grad(xp, x._data, ga, w._data.shape, st, pd, dl, gr,
-                                         self.cols), w)
+                                         self.cols, self.wp, g_wide), w)
         if len(need) > 2 and need[2]:
             gb = _wrap(ga.sum((0, 2, 3)), w)
         return gx, gw, gb
@@ -451,6 +549,11 @@ class ConvTranspose2dOp(Primitive):
         gx = gw = gb = None
         if need[0]:
             gx = Conv2dOp.apply(g, w, None, st, pd, dl, gr)
+            h, w_ = x.shape[2:]
+            if tuple(gx.shape[2:]) != (h, w_):
+                # output_padding with stride 1 (dilation > 1): the conv of g is larger than x
+                # by the padded rows/columns, which no input position produced.
+                gx = gx[:, :, :h, :w_]
         if need[1]:
             # <convT(x, w), g> = <conv2d(g, w), x>, whose weight-gradient is gw(g, x).
             gw = Conv2dWeightOp.apply(g, x, tuple(w.shape), st, pd, dl, gr)
