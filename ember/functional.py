@@ -10,6 +10,7 @@ import numpy as np
 
 from .backend import dtypes as _dt
 from .backend.device import host_checks_allowed
+from .amp.autocast_mode import autocast_op
 from .ops import registry as _reg
 from .ops.elementwise import (Abs, Acos, Add, Asin, Atan, Atan2, BitwiseAnd, BitwiseNot,
                               BitwiseOr, BitwiseXor, Ceil, Clamp, Clone, Cos, Cosh, Div, Eq, Erf,
@@ -693,6 +694,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     return Norm.apply(input, float(p), _dims_arg(dim), keepdim)
 
 
+@autocast_op("dist")
 def dist(input, other, p=2.0):
     return norm(input - other, p)
 
@@ -729,6 +731,7 @@ def count_nonzero(input, dim=None):
 
 
 # ----------------------------------------------------------------------------- linear algebra
+@autocast_op("matmul")
 def matmul(input, other):
     if input._dtype is not other._dtype:
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
@@ -759,10 +762,12 @@ def bmm(input, mat2):
     return matmul(input, mat2)
 
 
+@autocast_op("mv")
 def mv(input, vec):
     return matmul(input, vec)
 
 
+@autocast_op("dot")
 def dot(input, other):
     if input.dim() != 1 or other.dim() != 1:
         raise RuntimeError(f"1D tensors expected, but got {input.dim()}D and {other.dim()}D "
@@ -781,6 +786,7 @@ def outer(input, vec2):
 ger = outer
 
 
+@autocast_op("addmm")
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     r = mm(mat1, mat2)
     if alpha != 1:
@@ -788,6 +794,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     return r + (input if beta == 1 else input * beta)
 
 
+@autocast_op("baddbmm")
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     r = bmm(batch1, batch2)
     if alpha != 1:
@@ -805,6 +812,7 @@ def einsum(equation, *operands):
     return Einsum.apply(*operands, equation=equation)
 
 
+@autocast_op("tensordot")
 def tensordot(a, b, dims=2):
     if isinstance(dims, int):
         da = list(range(a.dim() - dims, a.dim()))
@@ -821,6 +829,7 @@ def tensordot(a, b, dims=2):
     return einsum("".join(sa) + "," + "".join(sb) + "->" + "".join(out), a, b)
 
 
+@autocast_op("trace")
 def trace(input):
     return input.diagonal().sum()
 
@@ -1428,6 +1437,7 @@ def index_fill(input, dim, index, value):
                      _tensor(value, dtype=input._dtype))
 
 
+@autocast_op("index_copy")
 def index_copy(input, dim, index, source):
     d = _wrap_dim(dim, input.dim())
     return index_put(input, (slice(None),) * d + (index,), source)
@@ -1576,6 +1586,7 @@ def one_hot(input, num_classes=-1):
     return OneHot.apply(input, num_classes)
 
 
+@autocast_op("cdist")
 def cdist(x1, x2, p=2.0):
     diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
     return norm(diff, p, dim=-1)

@@ -9,6 +9,7 @@ import numpy as np
 import ember as E
 from ..ops import registry as _reg
 from ..ops.registry import GRAD_MODE
+from ..amp.autocast_mode import autocast_op
 from ..tensor import Tensor
 from . import _ops
 
@@ -44,6 +45,7 @@ def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tens
     return _ops.LinearOp.apply(input, weight, bias)
 
 
+@autocast_op("bilinear")
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,
              bias: Optional[Tensor] = None) -> Tensor:
     """``y_k = x1^T W_k x2 + b_k``; weight (out, in1, in2)."""
@@ -280,6 +282,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Optional[Tensor] = None,
     return _ops.LayerNormOp.apply(input, weight, bias, len(ns), eps)
 
 
+@autocast_op("group_norm")
 def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None,
                bias: Optional[Tensor] = None, eps: float = 1e-5) -> Tensor:
     """Group normalisation: statistics over (C/groups, *spatial) per sample and group."""
@@ -411,6 +414,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     return E.where(input > 0, input, input * negative_slope)
 
 
+@autocast_op("prelu")
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     w = weight
     if input.dim() >= 2 and weight.numel() > 1:
@@ -466,6 +470,7 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     return E.clamp(input / 6.0 + 0.5, 0.0, 1.0)
 
 
+@autocast_op("softplus")
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     bx = input * beta
     # Above the threshold torch returns x itself (log1p(exp) would overflow).
@@ -654,12 +659,14 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     return x.permute(*perm).reshape(*lead, c * r * r, h // r, w // r)
 
 
+@autocast_op("normalize")
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
               out=None) -> Tensor:
     n = E.norm(input, p, dim, True)
     return input / E.clamp(n, min=eps).expand_as(input)
 
 
+@autocast_op("cosine_similarity")
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     n1 = E.clamp(E.norm(x1, 2, dim, True), min=eps)
     n2 = E.clamp(E.norm(x2, 2, dim, True), min=eps)
@@ -684,6 +691,7 @@ def _eye_kernel(kh, kw, like):
     return _reg.make_tensor(k, like._dtype, like._device)
 
 
+@autocast_op("unfold")
 def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     """Sliding blocks (N, C, H, W) -> (N, C*kh*kw, L), as a conv with an identity kernel."""
     kh, kw = _pair(kernel_size)
@@ -693,6 +701,7 @@ def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tenso
     return cols.reshape(n, c * kh * kw, -1)
 
 
+@autocast_op("fold")
 def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     """Sum sliding blocks (N, C*kh*kw, L) back into (N, C, H, W)."""
     kh, kw = _pair(kernel_size)
@@ -734,6 +743,7 @@ def _legacy_reduction(size_average, reduce, reduction):
     return "mean" if size_average else "sum"
 
 
+@autocast_op("cross_entropy")
 def cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
                   size_average=None, ignore_index: int = -100, reduce=None,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
@@ -766,6 +776,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None
                                      float(label_smoothing))
 
 
+@autocast_op("nll_loss")
 def nll_loss(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
              size_average=None, ignore_index: int = -100, reduce=None,
              reduction: str = "mean") -> Tensor:
@@ -786,6 +797,7 @@ def _check_same_size(input, target, name):
                       "broadcasting. Please ensure they have the same size.", stacklevel=3)
 
 
+@autocast_op("mse_loss")
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
              reduction: str = "mean") -> Tensor:
     _check_same_size(input, target, "mse_loss")
@@ -793,12 +805,14 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
     return _reduce(d * d, _legacy_reduction(size_average, reduce, reduction))
 
 
+@autocast_op("l1_loss")
 def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
             reduction: str = "mean") -> Tensor:
     _check_same_size(input, target, "l1_loss")
     return _reduce((input - target).abs(), _legacy_reduction(size_average, reduce, reduction))
 
 
+@autocast_op("smooth_l1_loss")
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
                    reduction: str = "mean", beta: float = 1.0) -> Tensor:
     d = (input - target).abs()
@@ -809,6 +823,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
     return _reduce(loss, _legacy_reduction(size_average, reduce, reduction))
 
 
+@autocast_op("huber_loss")
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",
                delta: float = 1.0, weight: Optional[Tensor] = None) -> Tensor:
     d = (input - target).abs()
@@ -818,6 +833,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",
     return _reduce(loss, reduction)
 
 
+@autocast_op("binary_cross_entropy")
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
                          size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -834,6 +850,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor]
     return _reduce(loss, reduction)
 
 
+@autocast_op("binary_cross_entropy_with_logits")
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
                                      weight: Optional[Tensor] = None, size_average=None,
                                      reduce=None, reduction: str = "mean",
@@ -854,6 +871,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
     return _reduce(loss, reduction)
 
 
+@autocast_op("kl_div")
 def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
            reduction: str = "mean", log_target: bool = False) -> Tensor:
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -866,6 +884,7 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
     return _reduce(loss, reduction)
 
 
+@autocast_op("cosine_embedding_loss")
 def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
                           size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -882,12 +901,14 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin
     return _reduce(loss, reduction)
 
 
+@autocast_op("margin_ranking_loss")
 def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
                         size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     reduction = _legacy_reduction(size_average, reduce, reduction)
     return _reduce(E.clamp(-target * (input1 - input2) + margin, min=0.0), reduction)
 
 
+@autocast_op("triplet_margin_loss")
 def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0,
                         p: float = 2, eps: float = 1e-6, swap: bool = False, size_average=None,
                         reduce=None, reduction: str = "mean") -> Tensor:

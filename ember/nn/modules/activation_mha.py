@@ -13,6 +13,7 @@ from typing import Optional
 
 import ember as E
 from ...tensor import Tensor
+from ...amp.autocast_mode import autocast_op
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
@@ -24,6 +25,7 @@ __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward", "Mult
 _NEG_INF = float("-inf")
 
 
+@autocast_op("scaled_dot_product_attention")
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
                                  attn_mask: Optional[Tensor] = None, dropout_p: float = 0.0,
                                  is_causal: bool = False, scale: Optional[float] = None,
