@@ -100,10 +100,16 @@ class CompiledFunction:
             entry.static_kwargs = {k: (v.detach().clone().requires_grad_(v.requires_grad)
                                        if isinstance(v, Tensor) else v)
                                    for k, v in kwargs.items()}
+        from .autograd.engine import BACKWARD_CALLS
         g = cuda.CUDAGraph()
+        before = BACKWARD_CALLS[0]
         with cuda.graph(g):
             out = self.fn(*entry.static_args, **entry.static_kwargs)
-        if any(isinstance(o, Tensor) and o.grad_fn is not None for o in _flatten(out)):
+        if BACKWARD_CALLS[0] != before:
+            # A whole training step: its outputs (the loss) were differentiated inside the step.
+            # Hand them out detached so nobody walks the captured graph again.
+            out = _detach_outputs(out)
+        elif any(isinstance(o, Tensor) and o.grad_fn is not None for o in _flatten(out)):
             # An output that backward will run through later (a compiled forward used in
             # training) would replay into a graph whose saved tensors are freed: stay eager.
             entry.eager = True
@@ -122,6 +128,16 @@ class CompiledFunction:
 
     def reset(self) -> None:
         self.entries.clear()
+
+
+def _detach_outputs(x):
+    if isinstance(x, Tensor):
+        return x.detach()
+    if isinstance(x, (list, tuple)):
+        return type(x)(_detach_outputs(v) for v in x)
+    if isinstance(x, dict):
+        return {k: _detach_outputs(v) for k, v in x.items()}
+    return x
 
 
 def _flatten(x):

@@ -42,6 +42,11 @@ def _topo(root_nodes):
     return deps, order
 
 
+# How many backward passes have run (ember.compile tells a whole training step, whose outputs
+# were already differentiated, from a forward whose outputs backward will still walk).
+BACKWARD_CALLS = [0]
+
+
 def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
                  inputs=None, allow_unused: bool = False, accumulate: bool = True):
     """Propagate ``grad_tensors`` from ``tensors`` through the graph.
@@ -50,6 +55,7 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
     the gradients reaching ``inputs`` are returned and nothing is accumulated.
     """
     from ..tensor import Tensor
+    BACKWARD_CALLS[0] += 1
     roots = [_root_edge(t, i) for i, t in enumerate(tensors)]
     buffers: dict = {}
     for (node, nr), g in zip(roots, grad_tensors):
