@@ -6,16 +6,18 @@ kernels are recorded once and replayed with a single launch.
 
 How it behaves:
 
-* Inputs whose tensors are all on a CUDA device are grouped by signature (shape, dtype, device
-  of each tensor argument, and the other arguments' values). Each signature runs eagerly for
-  ``warmup`` calls (optimizer state, cuBLAS handles and memory-pool blocks come into being then),
-  is captured on the next call, and is replayed from then on.
+* Calls are grouped by signature (shape, dtype, device of each tensor argument, and the other
+  arguments' values). Each signature runs eagerly for ``warmup`` calls (optimizer state, cuBLAS
+  handles and memory-pool blocks come into being then); the last of them also checks that every
+  op ran on a CUDA device. Such a signature is captured on the next call and replayed from then
+  on; one that did any work on the CPU stays eager.
 * On replay the tensor arguments are copied into the captured input buffers, the graph is
   launched, and the captured outputs are returned. As with torch's CUDA-graph mode, outputs are
   the same tensors each call and are overwritten by the next call: clone what you keep.
 * A new signature (other shapes, dtypes or devices) gets its own warm-up and capture: shape
   changes fall back to eager until the new shape is stable.
 * Anything that is not on a CUDA device (or a machine without CuPy) runs eagerly, unchanged.
+  Tensor arguments on the CPU skip even the warm-up bookkeeping.
 
 Differences from torch.compile that a user can notice: the function must do the same GPU work
 each call for a signature — Python branches on tensor values, host reads (``.item()``) inside
@@ -48,6 +50,48 @@ def _signature(args, kwargs):
     return tuple(sorted(kwargs)), tuple(sig), (on_cuda and saw_tensor)
 
 
+class _DeviceProbe:
+    """Counts the ops of a call by the device of their tensor inputs (through the profiler hook
+    of ``Primitive.apply``, with the small-CPU-op fast path turned off meanwhile)."""
+
+    def __init__(self):
+        self.cpu_ops = 0
+        self.cuda_ops = 0
+
+    def record(self, cls, args, kwargs):
+        from .ops import registry as _reg
+        for a in args:
+            if isinstance(a, Tensor):
+                if a.is_cuda:
+                    self.cuda_ops += 1
+                else:
+                    self.cpu_ops += 1
+        _reg.PROFILER = None
+        try:
+            return cls.apply(*args, **kwargs)
+        finally:
+            _reg.PROFILER = self
+
+    def __enter__(self):
+        from . import _tensor_methods as tm
+        from .ops import registry as _reg
+        self._prev = _reg.PROFILER
+        self._prev_small = tm._SMALL
+        if self._prev is None:
+            _reg.PROFILER = self
+            tm._SMALL = 0
+        else:
+            self.cpu_ops = 1  # a profiler is running: don't capture under it
+        return self
+
+    def __exit__(self, *exc):
+        from . import _tensor_methods as tm
+        from .ops import registry as _reg
+        _reg.PROFILER = self._prev
+        tm._SMALL = self._prev_small
+        return False
+
+
 class _Entry:
     __slots__ = ("calls", "graph", "static_args", "static_kwargs", "out", "eager")
 
@@ -74,7 +118,7 @@ class CompiledFunction:
         if self.eager:
             return self.fn(*args, **kwargs)
         names, sig, on_cuda = _signature(args, kwargs)
-        if not on_cuda:
+        if not on_cuda and any(isinstance(a, Tensor) for a in _flatten(list(args))):
             return self.fn(*args, **kwargs)
         key = (names, sig)
         entry = self.entries.get(key)
@@ -82,8 +126,16 @@ class CompiledFunction:
             entry = self.entries[key] = _Entry()
         if entry.graph is None:
             entry.calls += 1
-            if entry.eager or entry.calls <= self.warmup:
+            if entry.eager or entry.calls < self.warmup:
                 return self.fn(*args, **kwargs)
+            if entry.calls == self.warmup:
+                # The last warm-up call also checks that every op runs on a CUDA device: CPU
+                # work would not be in the graph, so such a step stays eager.
+                probe = _DeviceProbe()
+                with probe:
+                    out = self.fn(*args, **kwargs)
+                entry.eager = probe.cpu_ops > 0 or probe.cuda_ops == 0
+                return out
             self._capture(entry, args, kwargs)
             if entry.graph is None:
                 return self.fn(*args, **kwargs)
