@@ -849,7 +849,8 @@ class BatchNormOp(Primitive):
         if b is not None:
             out += b.reshape(shape)
         self.save_for_backward(x, w, b)
-        return out
+        # float16 input with float32 affine parameters: torch keeps the input's dtype.
+        return out if out.dtype == x.dtype else out.astype(x.dtype)
 
     def _release(self):
         self.xhat = None
@@ -920,7 +921,8 @@ class LayerNormOp(Primitive):
         if b is not None:
             out += b
         self.save_for_backward(x, w, b)
-        return out
+        # float16 input with float32 affine parameters: torch keeps the input's dtype.
+        return out if out.dtype == x.dtype else out.astype(x.dtype)
 
     def _release(self):
         self.xhat = None

@@ -298,6 +298,8 @@ def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None,
         y = y * weight.reshape(shape)
     if bias is not None:
         y = y + bias.reshape(shape)
+    if y.dtype is not input.dtype:
+        y = y.to(input.dtype)  # lower-precision input, float32 affine: torch keeps input's
     return y
 
 
