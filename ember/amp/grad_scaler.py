@@ -234,7 +234,8 @@ class GradScaler:
             return
         successful = int(tracker.item()) + 1
         if successful == self._growth_interval:
-            grown = np.float32(cur * self._growth_factor)
+            with np.errstate(over="ignore"):  # an overflow to inf is checked just below
+                grown = np.float32(cur * self._growth_factor)
             if np.isfinite(grown):
                 scale.fill_(float(grown))
             tracker.fill_(0)
