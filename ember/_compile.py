@@ -159,8 +159,18 @@ class CompiledFunction:
         from .autograd.engine import BACKWARD_CALLS
         g = cuda.CUDAGraph()
         before = BACKWARD_CALLS[0]
-        with cuda.graph(g):
-            out = self.fn(*entry.static_args, **entry.static_kwargs)
+        try:
+            with cuda.graph(g):
+                out = self.fn(*entry.static_args, **entry.static_kwargs)
+        except RuntimeError as e:
+            # Something in the step reads GPU values on the host (a data-dependent branch, an
+            # .item()); such a step cannot be a graph. Nothing ran on the GPU during the
+            # capture, so the caller simply runs this call, and all later ones, eagerly.
+            import warnings
+            warnings.warn(f"ember.compile: running {getattr(self.fn, '__name__', 'fn')} "
+                          f"eagerly, it cannot be captured as a CUDA graph: {e}")
+            entry.eager = True
+            return
         if BACKWARD_CALLS[0] != before:
             # A whole training step: its outputs (the loss) were differentiated inside the step.
             # Hand them out detached so nobody walks the captured graph again.
