@@ -670,7 +670,9 @@ class MaxPool2dOp(Primitive):
         r1 = rowmax[:, :, 1::2]
         cur = xp.maximum(r0, r1)
         seli = r1 > r0
-        if bool(xp.isnan(cur).any()):
+        # On NumPy the NaN fix-up passes run only when a NaN is present; on CUDA they always
+        # run (cheap there), since testing first would be a host sync per pooling op.
+        if xp is not np or bool(xp.isnan(cur).any()):
             selj |= xp.isnan(b)
             seli |= xp.isnan(r1)
         self.sel = (seli, selj)
@@ -708,7 +710,9 @@ class MaxPool2dOp(Primitive):
             z = g.new_zeros((n * c * h * w,))
             return z.index_add(0, flat, g.reshape(-1)).reshape(n, c, h, w)
         ga = g._data
-        if self.sel is not None and bool(xp.isfinite(ga).all()):
+        # The multiply-by-mask route needs finite gradients; checking is a host sync on CUDA,
+        # so there the general (where-based) route runs without asking.
+        if self.sel is not None and xp is np and bool(xp.isfinite(ga).all()):
             return _wrap(self._backward_2x2(xp, ga, h, w), g)
         dx = xp.zeros((n, c, h + 2 * ph + eh, w + 2 * pw + ew), dtype=ga.dtype)
         arg = self.arg
