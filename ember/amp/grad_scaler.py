@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 from collections import abc, defaultdict
 from enum import Enum
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
