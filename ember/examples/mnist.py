@@ -60,12 +60,13 @@ def _progress(iterable, total: int, desc: str, enable=None):
     return progress(iterable, total=total, desc=desc, enable=enable)
 
 
-def evaluate(model: nn.Module, loader: DataLoader) -> tuple:
+def evaluate(model: nn.Module, loader: DataLoader, device="cpu") -> tuple:
     """Mean loss and accuracy (%) over a loader."""
     model.eval()
     total_loss, correct, count = 0.0, 0, 0
     with torch.no_grad():
         for images, labels in loader:
+            images, labels = images.to(device), labels.to(device)
             out = model(images)
             total_loss += F.cross_entropy(out, labels, reduction="sum").item()
             correct += (out.argmax(1) == labels).sum().item()
@@ -77,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description="Train an MLP or CNN on MNIST with ember.")
     parser.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="cpu or cuda (default: cuda when a GPU and CuPy are present)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--momentum", type=float, default=0.9)
@@ -105,10 +108,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
                               num_workers=args.num_workers)
     test_loader = DataLoader(test_set, batch_size=1000, num_workers=args.num_workers)
 
-    model = Net() if args.model == "mlp" else ConvNet()
+    device = torch.device(args.device)
+    model = (Net() if args.model == "mlp" else ConvNet()).to(device)
     criterion = nn.CrossEntropyLoss()
     optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
-    print(f"ember {torch.__version__}: {args.model} on MNIST ({len(train_set)} train / "
+    print(f"ember {torch.__version__}: {args.model} on {device}, MNIST ({len(train_set)} train / "
           f"{len(test_set)} test images), {args.epochs} epochs, batch {args.batch_size}",
           flush=True)
 
@@ -118,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         writer = SummaryWriter(args.tensorboard)
         sample, _ = next(iter(test_loader))
         writer.add_images("test/samples", sample[:16] * 0.3081 + 0.1307, 0)
-        writer.add_graph(model, sample[:2])
+        writer.add_graph(model, sample[:2].to(device))
     history = {"train_loss": [], "test_loss": [], "test_acc": []}
     step = 0
     for epoch in range(1, args.epochs + 1):
@@ -128,6 +132,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         bar = _progress(train_loader, len(train_loader), f"epoch {epoch}/{args.epochs}",
                         args.progress)
         for images, labels in bar:
+            images, labels = images.to(device), labels.to(device)
             optimizer.zero_grad()
             loss = criterion(model(images), labels)
             loss.backward()
@@ -140,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
             if hasattr(bar, "set_postfix") and batches % 20 == 0:
                 bar.set_postfix(loss=f"{running / batches:.4f}")
         train_loss = running / max(batches, 1)
-        test_loss, test_acc = evaluate(model, test_loader)
+        test_loss, test_acc = evaluate(model, test_loader, device)
         history["train_loss"].append(train_loss)
         history["test_loss"].append(test_loss)
         history["test_acc"].append(test_acc)
