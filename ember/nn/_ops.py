@@ -7,6 +7,8 @@ is being recorded (the usual ``loss.backward()``) and fall back to ember ops whe
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from ..ops import registry as _reg
@@ -315,6 +317,51 @@ def _im2col(xp, x, kh, kw, stride, padding, dilation, flat=False):
 # GEMM work; they are cropped from the output and zeroed in the output-gradient, so they add
 # nothing to the weight and input gradients as long as the other GEMM operand is finite
 # (``_wide_ok`` checks; inf * 0 would be NaN).
+# Scratch arrays of the conv/pool kernels. Multi-MB NumPy allocations get fresh mmap'd pages
+# from glibc, and the first-touch page faults cost ~15% of the small CNN's training step; the
+# kernels hand their temporaries (and the saved columns, once the node is released) back here
+# and the next step reuses them. Per thread, bounded in bytes; CuPy has its own memory pool.
+_SCRATCH = threading.local()
+_SCRATCH_PER_KEY = 2
+_SCRATCH_MAX_BYTES = 256 << 20
+
+
+def _take(xp, shape, dtype):
+    """An uninitialised array of ``shape``, reused from ``_give`` when one is free."""
+    if xp is np:
+        stack = getattr(_SCRATCH, "pool", {}).get((tuple(shape), np.dtype(dtype)))
+        if stack:
+            a = stack.pop()
+            _SCRATCH.nbytes -= a.nbytes
+            return a
+    return xp.empty(shape, dtype=dtype)
+
+
+def _give(*arrays):
+    """Hand back arrays from ``_take`` that nothing references any more."""
+    pool = getattr(_SCRATCH, "pool", None)
+    if pool is None:
+        pool = _SCRATCH.pool = {}
+        _SCRATCH.nbytes = 0
+    for a in arrays:
+        if type(a) is not np.ndarray or a.base is not None:
+            continue
+        if _SCRATCH.nbytes + a.nbytes > _SCRATCH_MAX_BYTES:
+            pool.clear()
+            _SCRATCH.nbytes = 0
+        stack = pool.setdefault((a.shape, a.dtype), [])
+        if len(stack) < _SCRATCH_PER_KEY:
+            stack.append(a)
+            _SCRATCH.nbytes += a.nbytes
+
+
+def _mm_into(xp, a, b, out):
+    """``a @ b`` written into ``out`` on NumPy (no fresh result array)."""
+    if xp is np:
+        return np.matmul(a, b, out=out)
+    return _mm(a, b)
+
+
 def _wide_ok(xp, stride, groups, *finite):
     # NumPy only: the layout works around NumPy's per-row loop cost, and on CUDA the finiteness
     # check would be a host sync per convolution (and is not allowed inside a graph capture).
@@ -338,21 +385,30 @@ def _im2col_wide(xp, x, kh, kw, padding, dilation, out_hw):
     ho, wo = out_hw
     (ph, pw), (dh, dw) = padding, dilation
     wp, rows = _wide_geom((h, w), out_hw, kh, kw, padding, dilation)
-    xpd = xp.zeros((n, c, rows, wp), dtype=x.dtype)
+    xpd = _take(xp, (n, c, rows, wp), x.dtype)
+    # Zero only the border, then copy the image in.
+    xpd[:, :, :ph] = 0
+    xpd[:, :, ph + h:] = 0
+    xpd[:, :, ph:ph + h, :pw] = 0
+    xpd[:, :, ph:ph + h, pw + w:] = 0
     xpd[:, :, ph:ph + h, pw:pw + w] = x
     s0, s1, s2, s3 = xpd.strides
     run = ho * wp
     v = _strided(xp, xpd, (c, kh, kw, n, run), (s1, s2 * dh, s3 * dw, s0, s3))
-    return v.reshape(c * kh * kw, n * run), wp
+    cols = _take(xp, (c * kh * kw, n * run), x.dtype)
+    xp.copyto(cols.reshape(c, kh, kw, n, run), v)
+    _give(xpd)
+    return cols, wp
 
 
 def _grad_wide(xp, g, wp):
     """(N, O, Ho, Wo) -> (O, N*Ho*wp) with zeros in the junk columns."""
     n, o, ho, wo = g.shape
-    gw = xp.empty((o, n, ho, wp), dtype=g.dtype)
-    gw[..., wo:] = 0
-    gw[..., :wo] = g.transpose(1, 0, 2, 3)
-    return gw.reshape(o, n * ho * wp)
+    gw = _take(xp, (o, n * ho * wp), g.dtype)
+    g4 = gw.reshape(o, n, ho, wp)
+    g4[..., wo:] = 0
+    g4[..., :wo] = g.transpose(1, 0, 2, 3)
+    return gw
 
 
 def _col2im_wide(xp, gc, c, kh, kw, n, x_hw, out_hw, padding, dilation):
@@ -362,13 +418,18 @@ def _col2im_wide(xp, gc, c, kh, kw, n, x_hw, out_hw, padding, dilation):
     wp, rows = _wide_geom(x_hw, out_hw, kh, kw, padding, dilation)
     run = out_hw[0] * wp
     gc = gc.reshape(c, kh, kw, n, run)
-    dx = xp.zeros((c, n, rows * wp), dtype=gc.dtype)
+    dx = _take(xp, (c, n, rows * wp), gc.dtype)
+    # The first offset's run starts at 0: copy it, zero the rest, add the other offsets.
+    dx[:, :, :run] = gc[:, 0, 0]
+    dx[:, :, run:] = 0
     for i in range(kh):
         for j in range(kw):
-            off = i * dh * wp + j * dw
-            dx[:, :, off:off + run] += gc[:, i, j]
+            if i or j:
+                off = i * dh * wp + j * dw
+                dx[:, :, off:off + run] += gc[:, i, j]
     out = xp.empty((n, c, h, w), dtype=gc.dtype)
     xp.copyto(out.transpose(1, 0, 2, 3), dx.reshape(c, n, rows, wp)[:, :, ph:ph + h, pw:pw + w])
+    _give(dx)
     return out
 
 
@@ -383,13 +444,16 @@ def _conv_fwd(xp, x, w, b, stride, padding, dilation, groups):
         if min(out_hw) > 0:
             ho, wo = out_hw
             cols, wp = _im2col_wide(xp, x, kh, kw, padding, dilation, out_hw)
-            wide = _mm(w.reshape(o, k), cols)
+            w2 = w.reshape(o, k)
+            wide = _mm_into(xp, w2, cols, _take(xp, (o, cols.shape[1]),
+                                                xp.result_type(w2, cols)))
             if b is not None:
                 # On the contiguous GEMM output: faster than fusing it into the crop below.
                 wide += b[:, None]
             out = xp.empty((n, o, ho, wo), dtype=wide.dtype)
             # Crop the junk columns and transpose to NCHW in one copy.
             xp.copyto(out.transpose(1, 0, 2, 3), wide.reshape(o, n, ho, wp)[..., :wo])
+            _give(wide)
             return out, cols, wp
     if groups == 1:
         cols, ho, wo = _im2col(xp, x, kh, kw, stride, padding, dilation, flat=True)
@@ -447,10 +511,15 @@ def _conv_input_grad(xp, g, w, x_hw, stride, padding, dilation, groups, g_wide=N
     n, _, ho, wo = g.shape
     k = cg * kh * kw
     if _wide_ok(xp, stride, groups, w):
-        if g_wide is None:
+        own = g_wide is None
+        if own:
             g_wide = _grad_wide(xp, g, _wide_geom(x_hw, (ho, wo), kh, kw, padding, dilation)[0])
-        gc = _mm(w.reshape(o, k).T, g_wide)
-        return _col2im_wide(xp, gc, cg, kh, kw, n, x_hw, (ho, wo), padding, dilation)
+        wt = w.reshape(o, k).T
+        gc = _mm_into(xp, wt, g_wide, _take(xp, (k, g_wide.shape[1]),
+                                            xp.result_type(wt, g_wide)))
+        out = _col2im_wide(xp, gc, cg, kh, kw, n, x_hw, (ho, wo), padding, dilation)
+        _give(gc, *((g_wide,) if own else ()))
+        return out
     if groups == 1:
         gc = _mm(w.reshape(o, k).T, _flat_grad(xp, g)).reshape(cg, kh, kw, n, ho, wo)
         return _col2im(xp, gc, x_hw, kh, kw, stride, padding, dilation, flat=True)
@@ -468,14 +537,20 @@ def _conv_weight_grad(xp, x, g, wshape, stride, padding, dilation, groups, cols=
     n, _, ho, wo = g.shape
     k = cg * kh * kw
     if wp is not None or (cols is None and _wide_ok(xp, stride, groups, x)):
+        temps = []
         if cols is None:
             cols, wp = _im2col_wide(xp, x, kh, kw, padding, dilation, (ho, wo))
+            temps.append(cols)
         if g_wide is None:
             g_wide = _grad_wide(xp, g, wp)
+            temps.append(g_wide)
         if k > o:
             # OpenBLAS runs this shape ~20% faster as (K, L) @ (L, O) than (O, L) @ (L, K).
-            return _mm(cols, g_wide.T).T.reshape(wshape)
-        return _mm(g_wide, cols.T).reshape(wshape)
+            gw = xp.ascontiguousarray(_mm(cols, g_wide.T).T).reshape(wshape)
+        else:
+            gw = _mm(g_wide, cols.T).reshape(wshape)
+        _give(*temps)
+        return gw
     if groups == 1:
         if cols is None:
             cols = _im2col(xp, x, kh, kw, stride, padding, dilation, flat=True)[0]
@@ -502,6 +577,8 @@ class Conv2dOp(Primitive):
         return out
 
     def _release(self):
+        if getattr(self, "wp", None) is not None:
+            _give(self.cols)
         self.cols = None
         super()._release()
 
@@ -528,6 +605,8 @@ class Conv2dOp(Primitive):
                                          self.cols, self.wp, g_wide), w)
         if len(need) > 2 and need[2]:
             gb = _wrap(ga.sum((0, 2, 3)), w)
+        if g_wide is not None:
+            _give(g_wide)
         return gx, gw, gb
 
 
@@ -731,7 +810,7 @@ class MaxPool2dOp(Primitive):
         """
         seli, selj = self.sel
         n, c, ho, wo = ga.shape
-        rows = xp.empty((n, c, 2 * ho, wo), dtype=ga.dtype)
+        rows = _take(xp, (n, c, 2 * ho, wo), ga.dtype)
         xp.multiply(ga, seli, out=rows[:, :, 1::2])
         xp.subtract(ga, rows[:, :, 1::2], out=rows[:, :, 0::2])
         if h == 2 * ho and w == 2 * wo:
@@ -740,6 +819,7 @@ class MaxPool2dOp(Primitive):
             dx = xp.zeros((n, c, h, w), dtype=ga.dtype)
         xp.multiply(rows, selj, out=dx[:, :, :2 * ho, 1:2 * wo:2])
         xp.subtract(rows, dx[:, :, :2 * ho, 1:2 * wo:2], out=dx[:, :, :2 * ho, 0:2 * wo:2])
+        _give(rows)
         return dx
 
 
