@@ -115,6 +115,9 @@ class VGG13_BN_Weights(WeightsEnum):
 
 class VGG16_Weights(WeightsEnum):
     IMAGENET1K_V1 = _w("vgg16-397923af.pth", 138357544, 71.592, 90.382)
+    # The SSD-style feature extractor weights (no classifier accuracy is published for them).
+    IMAGENET1K_FEATURES = _w("vgg16_features-amdegroot-88682ab5.pth", 138357544,
+                             float("nan"), float("nan"))
     DEFAULT = IMAGENET1K_V1
 
 
