@@ -12,6 +12,7 @@ import threading
 import numpy as np
 
 from ..ops import registry as _reg
+from ..backend import parallel as _par
 from ..backend.device import host_checks_allowed
 from ..backend.device import matmul as _mm
 from ..ops.registry import GRAD_MODE, Primitive, register
@@ -355,6 +356,25 @@ def _give(*arrays):
             _SCRATCH.nbytes += a.nbytes
 
 
+def _over_batch(xp, n, size, work):
+    """Run ``work(sl)`` for slices ``sl`` of the batch axis covering ``range(n)``.
+
+    NumPy's copies and ufuncs use one core (and release the GIL), so large conv/pool passes
+    are cut into one slab per core on ember's elementwise thread pool; this thread runs the
+    first slab itself. Small work, or CuPy, runs as a single call.
+    """
+    threads = _par._THREADS
+    if xp is not np or threads < 2 or n < 2 or size < _par.MIN_SIZE:
+        work(slice(None))
+        return
+    step = -(-n // min(threads, n))
+    pool = _par._get_pool()
+    futures = [pool.submit(work, slice(s, min(s + step, n))) for s in range(step, n, step)]
+    work(slice(0, step))
+    for f in futures:
+        f.result()
+
+
 def _mm_into(xp, a, b, out):
     """``a @ b`` written into ``out`` on NumPy (no fresh result array)."""
     if xp is np:
@@ -396,7 +416,8 @@ def _im2col_wide(xp, x, kh, kw, padding, dilation, out_hw):
     run = ho * wp
     v = _strided(xp, xpd, (c, kh, kw, n, run), (s1, s2 * dh, s3 * dw, s0, s3))
     cols = _take(xp, (c * kh * kw, n * run), x.dtype)
-    xp.copyto(cols.reshape(c, kh, kw, n, run), v)
+    cols5 = cols.reshape(c, kh, kw, n, run)
+    _over_batch(xp, n, cols.size, lambda sl: xp.copyto(cols5[:, :, :, sl], v[:, :, :, sl]))
     _give(xpd)
     return cols, wp
 
@@ -406,8 +427,12 @@ def _grad_wide(xp, g, wp):
     n, o, ho, wo = g.shape
     gw = _take(xp, (o, n * ho * wp), g.dtype)
     g4 = gw.reshape(o, n, ho, wp)
-    g4[..., wo:] = 0
-    g4[..., :wo] = g.transpose(1, 0, 2, 3)
+    gt = g.transpose(1, 0, 2, 3)
+
+    def work(sl):
+        g4[:, sl, :, wo:] = 0
+        g4[:, sl, :, :wo] = gt[:, sl]
+    _over_batch(xp, n, gw.size, work)
     return gw
 
 
@@ -419,16 +444,22 @@ def _col2im_wide(xp, gc, c, kh, kw, n, x_hw, out_hw, padding, dilation):
     run = out_hw[0] * wp
     gc = gc.reshape(c, kh, kw, n, run)
     dx = _take(xp, (c, n, rows * wp), gc.dtype)
-    # The first offset's run starts at 0: copy it, zero the rest, add the other offsets.
-    dx[:, :, :run] = gc[:, 0, 0]
-    dx[:, :, run:] = 0
-    for i in range(kh):
-        for j in range(kw):
-            if i or j:
-                off = i * dh * wp + j * dw
-                dx[:, :, off:off + run] += gc[:, i, j]
     out = xp.empty((n, c, h, w), dtype=gc.dtype)
-    xp.copyto(out.transpose(1, 0, 2, 3), dx.reshape(c, n, rows, wp)[:, :, ph:ph + h, pw:pw + w])
+    out_t = out.transpose(1, 0, 2, 3)
+    dx4 = dx.reshape(c, n, rows, wp)
+
+    def work(sl):
+        d = dx[:, sl]
+        # The first offset's run starts at 0: copy it, zero the rest, add the other offsets.
+        d[:, :, :run] = gc[:, 0, 0, sl]
+        d[:, :, run:] = 0
+        for i in range(kh):
+            for j in range(kw):
+                if i or j:
+                    off = i * dh * wp + j * dw
+                    d[:, :, off:off + run] += gc[:, i, j, sl]
+        xp.copyto(out_t[:, sl], dx4[:, sl, ph:ph + h, pw:pw + w])
+    _over_batch(xp, n, gc.size, work)
     _give(dx)
     return out
 
@@ -447,12 +478,17 @@ def _conv_fwd(xp, x, w, b, stride, padding, dilation, groups):
             w2 = w.reshape(o, k)
             wide = _mm_into(xp, w2, cols, _take(xp, (o, cols.shape[1]),
                                                 xp.result_type(w2, cols)))
-            if b is not None:
-                # On the contiguous GEMM output: faster than fusing it into the crop below.
-                wide += b[:, None]
             out = xp.empty((n, o, ho, wo), dtype=wide.dtype)
-            # Crop the junk columns and transpose to NCHW in one copy.
-            xp.copyto(out.transpose(1, 0, 2, 3), wide.reshape(o, n, ho, wp)[..., :wo])
+            out_t = out.transpose(1, 0, 2, 3)
+            wide4 = wide.reshape(o, n, ho, wp)
+
+            def work(sl):
+                if b is not None:
+                    # On the contiguous GEMM output: faster than fusing it into the crop.
+                    wide4[:, sl] += b[:, None, None, None]
+                # Crop the junk columns and transpose to NCHW in one copy.
+                xp.copyto(out_t[:, sl], wide4[:, sl, :, :wo])
+            _over_batch(xp, n, wide.size, work)
             _give(wide)
             return out, cols, wp
     if groups == 1:
@@ -740,20 +776,27 @@ class MaxPool2dOp(Primitive):
         torch does; a NaN wins like in torch's scan (``val > max || isnan(val)``), which only
         costs extra passes when the output has a NaN.
         """
+        n, c = x.shape[:2]
         xc = x[:, :, :2 * ho, :2 * wo]
-        a = xc[..., 0::2]
-        b = xc[..., 1::2]
-        rowmax = xp.maximum(a, b)
-        selj = b > a
-        r0 = rowmax[:, :, 0::2]
-        r1 = rowmax[:, :, 1::2]
-        cur = xp.maximum(r0, r1)
-        seli = r1 > r0
+        cur = xp.empty((n, c, ho, wo), dtype=x.dtype)
+        seli = xp.empty((n, c, ho, wo), dtype=bool)
+        selj = xp.empty((n, c, 2 * ho, wo), dtype=bool)
+
+        def work(sl):
+            a = xc[sl, :, :, 0::2]
+            b = xc[sl, :, :, 1::2]
+            rowmax = xp.maximum(a, b)
+            xp.greater(b, a, out=selj[sl])
+            r0 = rowmax[:, :, 0::2]
+            r1 = rowmax[:, :, 1::2]
+            xp.maximum(r0, r1, out=cur[sl])
+            xp.greater(r1, r0, out=seli[sl])
+        _over_batch(xp, n, x.size, work)
         # On NumPy the NaN fix-up passes run only when a NaN is present; on CUDA they always
         # run (cheap there), since testing first would be a host sync per pooling op.
         if xp is not np or bool(xp.isnan(cur).any()):
-            selj |= xp.isnan(b)
-            seli |= xp.isnan(r1)
+            selj |= xp.isnan(xc[..., 1::2])
+            seli |= xp.isnan(xp.maximum(xc[:, :, 1::2, 0::2], xc[:, :, 1::2, 1::2]))
         self.sel = (seli, selj)
         self._arg = None
         return cur
@@ -811,14 +854,20 @@ class MaxPool2dOp(Primitive):
         seli, selj = self.sel
         n, c, ho, wo = ga.shape
         rows = _take(xp, (n, c, 2 * ho, wo), ga.dtype)
-        xp.multiply(ga, seli, out=rows[:, :, 1::2])
-        xp.subtract(ga, rows[:, :, 1::2], out=rows[:, :, 0::2])
         if h == 2 * ho and w == 2 * wo:
             dx = xp.empty((n, c, h, w), dtype=ga.dtype)
         else:
             dx = xp.zeros((n, c, h, w), dtype=ga.dtype)
-        xp.multiply(rows, selj, out=dx[:, :, :2 * ho, 1:2 * wo:2])
-        xp.subtract(rows, dx[:, :, :2 * ho, 1:2 * wo:2], out=dx[:, :, :2 * ho, 0:2 * wo:2])
+
+        def work(sl):
+            r = rows[sl]
+            g = ga[sl]
+            xp.multiply(g, seli[sl], out=r[:, :, 1::2])
+            xp.subtract(g, r[:, :, 1::2], out=r[:, :, 0::2])
+            d = dx[sl, :, :2 * ho]
+            xp.multiply(r, selj[sl], out=d[..., 1:2 * wo:2])
+            xp.subtract(r, d[..., 1:2 * wo:2], out=d[..., 0:2 * wo:2])
+        _over_batch(xp, n, dx.size, work)
         _give(rows)
         return dx
 

@@ -109,6 +109,10 @@ SPECS = {
              [lambda rng: np.where(rng.random((2, 2, 5, 5)) < 0.05, np.inf,
                                    rng.standard_normal((2, 2, 5, 5))), (3, 2, 3, 3)],
              name="wide-inf-input", gradcheck=False, tol=CONV_TOL),
+        # Large enough for the batch-slab threads (ember.backend.parallel.MIN_SIZE).
+        Case(lambda lib, x, w, b: F(lib).conv2d(x, w, b, padding=1),
+             [(4, 8, 32, 32), (32, 8, 3, 3), (32,)], name="wide-threaded", gradcheck=False,
+             tol=CONV_TOL),
     ],
     "conv_transpose2d": [
         Case(lambda lib, x, w, b: F(lib).conv_transpose2d(x, w, b),
@@ -164,6 +168,8 @@ SPECS = {
         Case(lambda lib, x: F(lib).max_pool2d(x, 3, stride=3, return_indices=True),
              [lambda rng: rng.integers(-1, 2, (2, 3, 6, 7)).astype(np.float64)],
              name="3x3-ties", gradcheck=False),
+        Case(lambda lib, x: F(lib).max_pool2d(x.relu(), 2, return_indices=True),
+             [(4, 8, 64, 66)], name="2x2-threaded", gradcheck=False),
         Case(lambda lib, x: F(lib).adaptive_max_pool2d(x, (2, 3)), [(1, 2, 5, 7)],
              name="adaptive", gradcheck=False),
     ],
