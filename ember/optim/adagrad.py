@@ -66,13 +66,13 @@ class Adagrad(Optimizer):
         init = self.defaults["initial_accumulator_value"]
         state["sum"] = zeros_state(p, complex(init, init) if p.is_complex() else init)
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", None)
+    # Group options a state saved by an older version may lack (filled in on unpickling).
+    _setstate_defaults = {
+        "foreach": None,
+        "maximize": False,
+        "differentiable": False,
+        "fused": None,
+    }
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Perform one optimization step.
