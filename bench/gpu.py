@@ -2,8 +2,9 @@
 
     python bench/gpu.py
 
-Prints per-step times and ratios for the MLP 784-128-10 train step (batch 64) and a small CNN
-step (batch 128), eager and with ember.compile (the step captured as a CUDA graph), plus peak GPU
+Prints per-step times and ratios for the MLP 784-128-10 train step (batch 64), a small CNN
+step (batch 128) and ResNet-18 on 32x32 (batch 128, where torchvision is installed), eager and
+with ember.compile (the step captured as a CUDA graph), plus peak GPU
 memory of each framework.
 """
 from __future__ import annotations
@@ -53,12 +54,26 @@ def make_step(lib, build, x_np, y_np, device):
     return step
 
 
+def resnet18(lib):
+    """torchvision's ResNet-18 (10 classes) for torch, ember.vision's for ember."""
+    if lib is ember:
+        return ember.vision.models.resnet18(num_classes=10)
+    import torchvision
+    return torchvision.models.resnet18(num_classes=10)
+
+
 def main() -> None:
     print(f"device: {torch.cuda.get_device_name(0)}  torch {torch.__version__}")
     rng = np.random.default_rng(0)
-    for name, build, batch, number in (("MLP 784-128-10 step, batch 64", mlp, 64, 100),
-                                       ("CNN conv32/conv64/fc step, batch 128", cnn, 128, 20)):
-        x = rng.standard_normal((batch, 1, 28, 28)).astype(np.float32)
+    cases = [("MLP 784-128-10 step, batch 64", mlp, 64, 100, (1, 28, 28)),
+             ("CNN conv32/conv64/fc step, batch 128", cnn, 128, 20, (1, 28, 28))]
+    try:
+        import torchvision  # noqa: F401  (the torch side of the ResNet case)
+        cases.append(("ResNet-18 32x32 step, batch 128", resnet18, 128, 5, (3, 32, 32)))
+    except ImportError:
+        print("torchvision not installed: ResNet-18 case skipped")
+    for name, build, batch, number, shape in cases:
+        x = rng.standard_normal((batch,) + shape).astype(np.float32)
         y = rng.integers(0, 10, batch)
         torch.cuda.reset_peak_memory_stats()
         t_t = gpu_time(make_step(torch, build, x, y, "cuda"), torch.cuda.synchronize, number)
