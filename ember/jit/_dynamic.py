@@ -88,13 +88,71 @@ def _finish(obj, base_size: dict):
     return obj
 
 
-def merge_graphs(g: Graph, other: Graph, sym: str, delta: int, base: int) -> None:
-    """Turn the integers of ``g`` that differ in ``other`` into SymInts of ``sym``."""
+def _uniform_value(arr: np.ndarray):
+    """The one value every element of ``arr`` holds, or None."""
+    flat = np.asarray(arr).reshape(-1)
+    if flat.size == 0 or not (flat == flat[0]).all():
+        return None
+    return flat[0].item()
+
+
+def _filled_shape(c1: Value, c2: Value, shape, sym: str, delta: int, base: int) -> list:
+    """The shape of constant ``c1`` with the dims that follow ``sym`` as SymInts.
+
+    Only constants filled with one value (``zeros``/``ones``/``full`` of a size read from an
+    input, like an RNN's default state) can follow an axis: they become ``_full`` nodes.
+    """
+    v1, v2 = _uniform_value(c1.data._data), _uniform_value(c2.data._data)
+    if v1 is None or v1 != v2 or len(c1.shape) != len(c2.shape):
+        raise NotDynamic(f"a constant tensor's shape depends on {sym} and it is not filled "
+                         "with a single value")
+    shape = list(c1.shape) if shape is None else shape
+    for d, (a, b) in enumerate(zip(c1.shape, c2.shape)):
+        if a == b:
+            continue
+        if isinstance(shape[d], SymInt) or (b - a) % delta:
+            raise NotDynamic(f"a constant tensor's size {a} -> {b} is not affine in {sym}")
+        step = (b - a) // delta
+        shape[d] = SymInt(sym, step, a - step * base, a)
+    return shape
+
+
+def _consts_to_full(g: Graph, filled: dict) -> None:
+    """Turn the constants ``filled`` ({value id: shape}) into ``_full`` nodes."""
+    from ._ir import Node
+    new_nodes = []
+    for c in g.consts:
+        shape = filled.get(c.id)
+        if shape is None:
+            continue
+        value = _uniform_value(c.data._data)
+        node = Node("_full", (tuple(shape), value, c.dtype, str(c.data.device)), {}, [c],
+                    False)
+        c.kind = "node"
+        c.node = node
+        c.index = 0
+        c.data = None
+        new_nodes.append(node)
+    g.consts = [c for c in g.consts if c.id not in filled]
+    g.nodes = new_nodes + g.nodes
+
+
+def merge_graphs(g: Graph, other: Graph, sym: str, delta: int, base: int,
+                 filled: dict | None = None) -> None:
+    """Turn the integers of ``g`` that differ in ``other`` into SymInts of ``sym``.
+
+    Constants whose shape differs are noted in ``filled`` ({value id: shape with SymInts});
+    :func:`make_dynamic` turns them into ``_full`` nodes once every axis is merged.
+    """
+    filled = {} if filled is None else filled
     if len(g.nodes) != len(other.nodes):
         raise NotDynamic(f"the recording for another {sym} has a different number of ops")
-    if [c.shape for c in g.consts] != [c.shape for c in other.consts]:
-        raise NotDynamic(f"a constant tensor's shape depends on {sym}")
+    if [c.id for c in g.consts] != [c.id for c in other.consts]:
+        raise NotDynamic(f"the recording for another {sym} has different constants")
     for c1, c2 in zip(g.consts, other.consts):
+        if c1.shape != c2.shape:
+            filled[c1.id] = _filled_shape(c1, c2, filled.get(c1.id), sym, delta, base)
+            continue
         if not np.array_equal(np.asarray(c1.data._data), np.asarray(c2.data._data),
                               equal_nan=True):
             raise NotDynamic(f"a constant tensor's values depend on {sym}")
@@ -118,6 +176,7 @@ def make_dynamic(record, fn, args: tuple, module, axes: dict, **kw) -> Graph:
     by_sym: dict = {}
     for (i, d), s in axes.items():
         by_sym.setdefault(s, []).append((i, d))
+    filled: dict = {}
     for s, places in by_sym.items():
         sizes = {leaves[i].shape[d] for i, d in places}
         if len(sizes) != 1:
@@ -128,7 +187,9 @@ def make_dynamic(record, fn, args: tuple, module, axes: dict, **kw) -> Graph:
             for i, d in places:
                 grown[i] = _grow(grown[i], d)
         g2 = record(fn, tuple(unflatten(grown, spec)), module, **kw)
-        merge_graphs(g, g2, s, 1, base)
+        merge_graphs(g, g2, s, 1, base, filled)
         g.sym_sources[s] = places[0]
+    if filled:
+        _consts_to_full(g, filled)
     g.invalidate()
     return g

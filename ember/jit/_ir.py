@@ -24,6 +24,33 @@ from ..backend import dtypes as _dt
 from ..ops.registry import REGISTRY
 
 
+class _FullOp:
+    """Pseudo-op ``_full``: a tensor filled with one value whose shape follows a dynamic axis.
+
+    A trace sees ``torch.zeros(n_layers, x.size(0), hidden)`` (an LSTM's default state) only as
+    a constant; when its shape changes with a dynamic axis, :mod:`ember.jit._dynamic` turns the
+    constant into this node so that it is rebuilt for each input size.
+    """
+
+    @staticmethod
+    def apply(shape, value, dtype, device="cpu"):
+        from ..creation import full
+        return full(tuple(shape), value, dtype=dtype, device=device)
+
+
+class _ToDeviceOp:
+    """Pseudo-op ``_to_device``: ``Tensor.to(device)`` (a copy between devices, not a registry
+    primitive); the graph replays it through ``Tensor.to``, so gradients flow back across."""
+
+    @staticmethod
+    def apply(t, device):
+        return t.to(device)
+
+
+# Graph ops that are not registry primitives, but that the executor knows how to run.
+PSEUDO_OPS = {"_full": _FullOp, "_to_device": _ToDeviceOp}
+
+
 class GuardFailure(Exception):
     """Raised while running a graph when a recorded data-dependent branch would go the other way."""
 
@@ -304,7 +331,7 @@ class Graph:
         """Per node: the primitive class, a fast argument plan, and the output value ids."""
         plan = []
         for n in self.nodes:
-            cls = n.fn if n.fn is not None else REGISTRY.get(n.op)
+            cls = n.fn if n.fn is not None else (REGISTRY.get(n.op) or PSEUDO_OPS.get(n.op))
             if cls is None and n.op != "_guard":
                 raise RuntimeError(f"ember.jit: unknown primitive {n.op!r} in graph")
             nested = _has_nested_refs(tuple(a for a in n.args if not isinstance(a, Value))) or \

@@ -15,6 +15,7 @@ from ._ir import DataRef, Graph, SymInt, Value
 # Ops that must run even when nothing reads their outputs: guards check data-dependent branches,
 # batch_norm in training mode updates running statistics, custom Functions may do anything.
 SIDE_EFFECTS = {"_guard", "autograd_function", "batch_norm"}
+# (Pseudo-ops such as ``_full`` and ``_to_device`` are not registry primitives: never folded.)
 # Ops whose result differs from call to call: never folded, never merged.
 NONDETERMINISTIC = {"dropout", "multinomial", "bernoulli", "normal", "uniform", "rand", "randn",
                     "randint", "randperm"}
@@ -78,7 +79,8 @@ def constant_fold(graph: Graph) -> Graph:
         n.args = _replace(n.args, mapping)
         n.kwargs = _replace(n.kwargs, mapping)
         ins = n.input_values()
-        foldable = (n.op not in SIDE_EFFECTS and n.op not in NONDETERMINISTIC and n.fn is None
+        foldable = (n.op in REGISTRY and n.op not in SIDE_EFFECTS and
+                    n.op not in NONDETERMINISTIC and n.fn is None
                     and all(v.id in consts for v in ins) and not _has_sym((n.args, n.kwargs)))
         if not foldable:
             kept.append(n)

@@ -606,6 +606,266 @@ def _layer_norm(ctx, node, out):
     return ctx.add("LayerNormalization", ins, outputs=out, axis=-int(nd), epsilon=float(eps))
 
 
+# ------------------------------------------------------------------ sorting and selection
+def _dim_size(ctx, x: str, dim: int) -> str:
+    """``x.shape[dim]`` as a [1]-shaped int64 tensor, read at run time (dims may be dynamic)."""
+    return ctx.add("Gather", [ctx.add("Shape", [x]), ctx.i64([dim])], axis=0)
+
+
+@lowers("sort")
+def _sort(ctx, node, out):
+    v = node.args[0]
+    dim = _arg(node, 1, "dim", -1)
+    descending = bool(_arg(node, 2, "descending", False))
+    if len(v.shape) == 0:
+        ctx.add("Identity", [ctx.name(v)], outputs=[out[0]])
+        ctx.add("Identity", [ctx.i64(0)], outputs=[out[1]])
+        return out
+    dim = int(dim) % len(v.shape)
+    x = ctx.name(v)
+    # A full-length TopK is a sort; ONNX breaks ties by the lower index, like ember's stable
+    # sort in both directions.
+    return ctx.add("TopK", [x, _dim_size(ctx, x, dim)], n_out=2, outputs=out, axis=dim,
+                   largest=int(descending), sorted=1)
+
+
+@lowers("topk")
+def _topk(ctx, node, out):
+    v = node.args[0]
+    k = _arg(node, 1, "k", None)
+    dim = int(_arg(node, 2, "dim", -1)) % max(len(v.shape), 1)
+    largest = bool(_arg(node, 3, "largest", True))
+    # ember returns topk sorted whatever ``sorted`` says, so ONNX sorts too.
+    return ctx.add("TopK", [ctx.name(v), ctx.ints([k])], n_out=2, outputs=out, axis=dim,
+                   largest=int(largest), sorted=1)
+
+
+@lowers("norm")
+def _norm(ctx, node, out):
+    v = node.args[0]
+    p = float(_arg(node, 1, "p", 2.0))
+    dim = _arg(node, 2, "dim", None)
+    keep = _arg(node, 3, "keepdim", False)
+    x = ctx.name(v)
+    attr = ctx.opset < 18
+    if p == 2.0:
+        r = ctx.reduce("ReduceL2", x, dim, keep, attr)
+    elif p == 1.0:
+        r = ctx.reduce("ReduceL1", x, dim, keep, attr)
+    elif p == math.inf:
+        r = ctx.reduce("ReduceMax", ctx.add("Abs", [x]), dim, keep, attr)
+    elif p == -math.inf:
+        r = ctx.reduce("ReduceMin", ctx.add("Abs", [x]), dim, keep, attr)
+    elif p == 0.0:
+        nz = ctx.add("Not", [ctx.add("Equal", [x, ctx.scalar(0, v)])])
+        r = ctx.reduce("ReduceSum", ctx.add("Cast", [nz], to=_ONNX_DTYPE[v.dtype.name]), dim,
+                       keep, False)
+    else:
+        powed = ctx.add("Pow", [ctx.add("Abs", [x]), ctx.scalar(p, v)])
+        r = ctx.add("Pow", [ctx.reduce("ReduceSum", powed, dim, keep, False),
+                            ctx.scalar(1.0 / p, v)])
+    return ctx.add("Identity", [r], outputs=out)
+
+
+@lowers("one_hot")
+def _one_hot(ctx, node, out):
+    v = node.args[0]
+    n = _arg(node, 1, "num_classes", -1)
+    x = ctx.name(v)
+    if n == -1:
+        # The class count is the data's maximum + 1, computed at run time like ember does.
+        mx = ctx.add("ReduceMax", [x], keepdims=0)
+        depth = ctx.add("Add", [ctx.add("Reshape", [mx, ctx.i64([1])]), ctx.i64([1])])
+    else:
+        depth = ctx.i64([int(n)])
+    return ctx.add("OneHot", [x, depth, ctx.i64([0, 1])], outputs=out, axis=-1)
+
+
+def _roll_one(ctx, x: str, shift: int, dim: int) -> str:
+    """``x`` rolled by ``shift`` along ``dim``: the last ``shift`` entries, then the rest.
+
+    Negative slice bounds keep this right when ``dim`` is a dynamic axis (|shift| < its size).
+    """
+    if shift == 0:
+        return x
+    tail = ctx.add("Slice", [x, ctx.i64([-shift]), ctx.i64([_INT_MAX]), ctx.i64([dim])])
+    head = ctx.add("Slice", [x, ctx.i64([0]), ctx.i64([-shift]), ctx.i64([dim])])
+    return ctx.add("Concat", [tail, head], axis=dim)
+
+
+@lowers("roll")
+def _roll(ctx, node, out):
+    v = node.args[0]
+    shifts = _arg(node, 1, "shifts", 0)
+    dims = _arg(node, 2, "dims", None)
+    x = ctx.name(v)
+    shifts = list(shifts) if isinstance(shifts, (tuple, list)) else [shifts]
+    if dims is None:
+        n = int(np.prod(v.shape))
+        flat = ctx.add("Reshape", [x, ctx.i64([-1])])
+        rolled = _roll_one(ctx, flat, int(shifts[0]) % n if n else 0, 0)
+        return ctx.add("Reshape", [rolled, ctx.add("Shape", [x])], outputs=out)
+    dims = list(dims) if isinstance(dims, (tuple, list)) else [dims]
+    for sh, d in zip(shifts, dims):
+        d = int(d) % len(v.shape)
+        size = v.shape[d]
+        sh = int(sh)
+        if size and abs(sh) >= size:
+            sh %= size
+        x = _roll_one(ctx, x, sh, d)
+    return ctx.add("Identity", [x], outputs=out)
+
+
+@lowers("nonzero")
+def _nonzero(ctx, node, out):
+    v = node.args[0]
+    # ONNX NonZero gives (rank, N); torch's nonzero is (N, rank).
+    nz = ctx.add("NonZero", [ctx.name(v)])
+    return ctx.add("Transpose", [nz], outputs=out, perm=[1, 0])
+
+
+def _updates(ctx, src, like: Value, idx: Value) -> str:
+    """``scatter``'s source as a tensor of the index's shape (a scalar is broadcast; a larger
+    source is cut to the index's extent, as ember and torch read only that part)."""
+    if not isinstance(src, (Value, DataRef)):
+        return ctx.add("Expand", [ctx.scalar(src, like), ctx.add("Shape", [ctx.name(idx)])])
+    sv = src.value if isinstance(src, DataRef) else src
+    s = ctx.name(src)
+    if tuple(sv.shape) != tuple(idx.shape):
+        nd = len(idx.shape)
+        ends = ctx.add("Shape", [ctx.name(idx)])
+        s = ctx.add("Slice", [s, ctx.i64([0] * nd), ends, ctx.i64(list(range(nd)))])
+    return s
+
+
+@lowers("scatter", "scatter_add")
+def _scatter(ctx, node, out):
+    v = node.args[0]
+    dim = int(node.args[1]) % max(len(v.shape), 1)
+    idx = node.args[2]
+    src = _arg(node, 3, "src", None)
+    reduce = "add" if node.op == "scatter_add" else _arg(node, 4, "reduce", None)
+    red = {None: "none", "add": "add", "multiply": "mul"}.get(reduce)
+    if red is None or not isinstance(idx, Value):
+        raise UnsupportedOperatorError(f"ember.onnx: {node.op} with reduce={reduce!r} has no "
+                                       "ONNX lowering")
+    return ctx.add("ScatterElements", [ctx.name(v), ctx.name(idx), _updates(ctx, src, v, idx)],
+                   outputs=out, axis=dim, reduction=red)
+
+
+@lowers("index_put")
+def _index_put(ctx, node, out):
+    v = node.args[0]
+    idx = node.args[1]
+    val = _arg(node, 2, "v", None)
+    acc = bool(_arg(node, 3, "accumulate", False))
+    items = list(idx) if isinstance(idx, tuple) else [idx]
+    if not items or not all(isinstance(it, (np.ndarray, DataRef)) for it in items):
+        raise UnsupportedOperatorError("ember.onnx: index_put with slices, None or integers in "
+                                       "the index has no ONNX lowering (only index tensors and "
+                                       "boolean masks)")
+    x = ctx.name(v)
+    dts = [it.value.dtype.name if isinstance(it, DataRef) else
+           ("bool" if it.dtype == np.bool_ else "int64") for it in items]
+    shapes = [tuple(it.value.shape) if isinstance(it, DataRef) else it.shape for it in items]
+
+    def ref(it):
+        if isinstance(it, DataRef):
+            return ctx.name(it)
+        return ctx.init(np.asarray(it, np.bool_ if it.dtype == np.bool_ else np.int64))
+
+    if len(items) == 1 and dts[0] == "bool":
+        # A boolean mask over the leading dims: its True positions, (N, k) as ScatterND wants.
+        k = len(shapes[0])
+        ind = ctx.add("Transpose", [ctx.add("NonZero", [ref(items[0])])], perm=[1, 0])
+        lead = ctx.add("Slice", [ctx.add("Shape", [ind]), ctx.i64([0]), ctx.i64([1])])
+    elif "bool" not in dts:
+        k = len(items)
+        bshape = tuple(np.broadcast_shapes(*shapes))
+        parts = []
+        for it in items:
+            a = ctx.add("Cast", [ref(it)], to=7)
+            a = ctx.add("Expand", [a, ctx.i64(list(bshape))])
+            parts.append(ctx.add("Unsqueeze", [a, ctx.i64([-1])]))
+        ind = parts[0] if k == 1 else ctx.add("Concat", parts, axis=-1)
+        lead = ctx.i64(list(bshape))
+    else:
+        raise UnsupportedOperatorError("ember.onnx: index_put mixing boolean masks and index "
+                                       "tensors has no ONNX lowering")
+    rest = ctx.add("Slice", [ctx.add("Shape", [x]), ctx.i64([k]), ctx.i64([_INT_MAX])])
+    ushape = ctx.add("Concat", [lead, rest], axis=0)
+    upd = ctx.operand(val, v) if val is not None else ctx.scalar(0, v)
+    if isinstance(val, (Value, DataRef)):
+        vv = val.value if isinstance(val, DataRef) else val
+        if vv.dtype is not v.dtype:
+            upd = ctx.add("Cast", [upd], to=_ONNX_DTYPE[v.dtype.name])
+    upd = ctx.add("Expand", [upd, ushape])
+    return ctx.add("ScatterND", [x, ind, upd], outputs=out,
+                   reduction="add" if acc else "none")
+
+
+# ----------------------------------------------------------------------- recurrent layers
+def _gates_iofc(ctx, w: str, hidden: int) -> str:
+    """Rows of a torch LSTM weight/bias in ONNX's gate order: torch stacks (i, f, g, o),
+    ONNX wants (i, o, f, c) with c the cell candidate (torch's g)."""
+    i, f, g, o = ctx.add("Split", [w, ctx.i64([hidden] * 4)], n_out=4, axis=0)
+    return ctx.add("Concat", [i, o, f, g], axis=0)
+
+
+@lowers("lstm_layer")
+def _lstm_layer(ctx, node, out):
+    x, h0, c0, w_ih, w_hh = (node.args[i] for i in range(5))
+    b_ih = _arg(node, 5, "b_ih", None)
+    b_hh = _arg(node, 6, "b_hh", None)
+    mask = _arg(node, 7, "mask", None)
+    reverse = bool(_arg(node, 8, "reverse", False))
+    if mask is not None:
+        raise UnsupportedOperatorError("ember.onnx: lstm_layer on a PackedSequence (a length "
+                                       "mask) has no ONNX lowering; pass padded input")
+    hidden = int(w_hh.shape[1])
+    axis0 = ctx.i64([0])
+    w = ctx.add("Unsqueeze", [_gates_iofc(ctx, ctx.name(w_ih), hidden), axis0])
+    r = ctx.add("Unsqueeze", [_gates_iofc(ctx, ctx.name(w_hh), hidden), axis0])
+    ins = [ctx.name(x), w, r]
+    if isinstance(b_ih, Value) or isinstance(b_hh, Value):
+        zeros = None
+        bs = []
+        for b in (b_ih, b_hh):
+            if isinstance(b, Value):
+                bs.append(_gates_iofc(ctx, ctx.name(b), hidden))
+            else:
+                zeros = zeros or ctx.init(np.zeros(4 * hidden, np.float32 if
+                                                   x.dtype.name == "bfloat16" else x.dtype.np))
+                bs.append(zeros)
+        ins.append(ctx.add("Unsqueeze", [ctx.add("Concat", bs, axis=0), axis0]))
+    else:
+        ins.append("")
+    ins += ["", ctx.add("Unsqueeze", [ctx.name(h0), axis0]),
+            ctx.add("Unsqueeze", [ctx.name(c0), axis0])]
+    y, yh, yc = ctx.add("LSTM", ins, n_out=3, hidden_size=hidden,
+                        direction="reverse" if reverse else "forward")
+    # Y is (T, num_directions, B, H); Y_h and Y_c are (num_directions, B, H).
+    ctx.add("Squeeze", [y, ctx.i64([1])], outputs=[out[0]])
+    ctx.add("Squeeze", [yh, axis0], outputs=[out[1]])
+    ctx.add("Squeeze", [yc, axis0], outputs=[out[2]])
+    return out
+
+
+# ------------------------------------------------------------------------- pseudo-ops
+@lowers("_full")
+def _full(ctx, node, out):
+    shape, value, dtype = node.args[0], node.args[1], node.args[2]
+    npdt = np.float32 if dtype.name == "bfloat16" else dtype.np
+    fill = ctx.onnx.numpy_helper.from_array(np.asarray([value], dtype=npdt), "value")
+    return ctx.add("ConstantOfShape", [ctx.ints(shape)], outputs=out, value=fill)
+
+
+@lowers("_to_device")
+def _to_device(ctx, node, out):
+    # An ONNX graph has no devices: the runtime places tensors itself.
+    return ctx.add("Identity", [ctx.name(node.args[0])], outputs=out)
+
+
 # ------------------------------------------------------------------------------ driver
 def lower_graph(g: Graph, params: dict, input_names: list, output_names: list,
                 out_axes: dict, opset: int, export_params: bool = True):

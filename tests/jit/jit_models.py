@@ -98,6 +98,34 @@ class GPTBlock(nn.Module):
         return x + self.out(F.gelu(self.fc(self.ln2(x))))
 
 
+class LSTMNet(nn.Module):
+    """A 2-layer bidirectional batch-first LSTM (default zero state) with a linear head on the
+    last step's output, also returning the final hidden state."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(8, 12, num_layers=2, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(24, 5)
+
+    def forward(self, x):
+        y, (h, c) = self.lstm(x)
+        return self.head(y[:, -1]) + c.sum()
+
+
+class Encoder(nn.Module):
+    """A transformer encoder layer (GELU, batch-first) under a causal mask, then mean pooling."""
+
+    def __init__(self, d: int = 32, heads: int = 4):
+        super().__init__()
+        self.layer = nn.TransformerEncoderLayer(d, heads, dim_feedforward=64, dropout=0.1,
+                                                activation="gelu", batch_first=True)
+        self.head = nn.Linear(d, 3)
+
+    def forward(self, x):
+        mask = nn.Transformer.generate_square_subsequent_mask(x.size(1))
+        return self.head(self.layer(x, src_mask=mask).mean(1))
+
+
 def build(name: str):
     """(model in eval mode, example-input maker batch -> Tensor)."""
     torch.manual_seed(0)
@@ -114,7 +142,11 @@ def build(name: str):
         return m.eval(), lambda b: torch.randn(b, 3, 8, 8)
     if name == "gpt":
         return GPTBlock().eval(), lambda b: torch.randn(b, 6, 32)
+    if name == "lstm":
+        return LSTMNet().eval(), lambda b: torch.randn(b, 7, 8)
+    if name == "encoder":
+        return Encoder().eval(), lambda b: torch.randn(b, 6, 32)
     raise KeyError(name)
 
 
-NAMES = ["mlp", "cnn", "resblock", "gpt"]
+NAMES = ["mlp", "cnn", "resblock", "gpt", "lstm", "encoder"]
