@@ -761,9 +761,9 @@ def _index_put(ctx, node, out):
     acc = bool(_arg(node, 3, "accumulate", False))
     items = list(idx) if isinstance(idx, tuple) else [idx]
     if not items or not all(isinstance(it, (np.ndarray, DataRef)) for it in items):
-        raise UnsupportedOperatorError("ember.onnx: index_put with slices, None or integers in "
-                                       "the index has no ONNX lowering (only index tensors and "
-                                       "boolean masks)")
+        raise UnsupportedOperatorError("ember.onnx: the operator 'index_put' with slices, None "
+                                       "or integers in the index has no ONNX lowering (only "
+                                       "index tensors and boolean masks)")
     x = ctx.name(v)
     dts = [it.value.dtype.name if isinstance(it, DataRef) else
            ("bool" if it.dtype == np.bool_ else "int64") for it in items]
