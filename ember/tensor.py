@@ -550,6 +550,9 @@ class _ToDevice(_reg.Primitive):
 
     @classmethod
     def apply(cls, t, dev):
+        if _reg.TRACER is not None:
+            # Not a registry primitive: ember.jit records the move as its `_to_device` node.
+            return _reg.TRACER.device_move(cls, t, dev)
         ctx = object.__new__(cls)
         arr = ctx.forward(t._data, dev)
         d = t._dtype

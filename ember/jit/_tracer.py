@@ -146,6 +146,18 @@ class Tracer:
         self._add("autograd_function", enc_args, enc_kwargs, out, fn_cls)
         return out
 
+    def device_move(self, cls, t: Tensor, dev):
+        """Called by ``Tensor.to(device)`` (``_ToDevice``, which is not a registry primitive):
+        move ``t`` and record a ``_to_device`` node, which replays through ``Tensor.to``."""
+        enc_args = (self._encode(t, True), str(dev))
+        _reg.TRACER = None
+        try:
+            out = cls.apply(t, dev)
+        finally:
+            _reg.TRACER = self
+        self._add("_to_device", enc_args, {}, out, None)
+        return out
+
     def _add(self, op, enc_args, enc_kwargs, out, fn):
         g = self.graph
         multi = type(out) is tuple or (isinstance(out, tuple) and fn is not None)

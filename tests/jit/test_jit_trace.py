@@ -276,3 +276,41 @@ def test_small_operator_fast_path_is_traced():
     # Small no-grad operands take a fast path that skips Primitive.apply in eager mode.
     traced = ember.jit.trace(lambda x, y: x + y * x, (ember.randn(3), ember.randn(3)))
     assert [n.op for n in traced.graph.nodes] == ["mul", "add"]
+
+
+def test_device_move_is_recorded(tmp_path, monkeypatch):
+    """``Tensor.to(device)`` is not a registry primitive; the trace records it as a
+    ``_to_device`` node that replays through ``Tensor.to``. This machine may have no GPU, so
+    the move is simulated: every ``Tensor.to`` goes to the device copy, whose forward doubles
+    the values (making it visible whether the graph really replays the move)."""
+    et = sys.modules["ember.tensor"]
+    calls = []
+
+    def fake_forward(self, a, dev):
+        calls.append(str(dev))
+        return a * 2
+
+    monkeypatch.setattr(et._ToDevice, "forward", fake_forward)
+    monkeypatch.setattr(et.Tensor, "to",
+                        lambda self, dev: et._ToDevice.apply(self, ember.device(dev)))
+
+    def f(x):
+        return (x + 1).to("cpu").relu()
+
+    x = ember.randn(3, 4)
+    traced = ember.jit.trace(f, x)
+    assert [n.op for n in traced.graph.nodes].count("_to_device") == 1
+    assert "_to_device" in str(traced.graph)
+    calls.clear()
+    y = ember.randn(5, 4)
+    want = _np(((y + 1) * 2).relu())
+    calls.clear()
+    np.testing.assert_allclose(_np(traced(y)), want, rtol=1e-6)
+    assert calls == ["cpu"]
+    path = tmp_path / "moved.pt"
+    ember.jit.save(traced, str(path))
+    np.testing.assert_allclose(_np(ember.jit.load(str(path))(y)), want, rtol=1e-6)
+    buf = io.BytesIO()
+    ember.onnx.export(f, (x,), buf)   # ONNX has no devices: the move is an Identity
+    import onnx
+    assert "Identity" in {n.op_type for n in onnx.load_from_string(buf.getvalue()).graph.node}
