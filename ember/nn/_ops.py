@@ -475,7 +475,9 @@ def _conv_layout(xp, x, wshape, stride, padding, dilation, groups):
     """Columns layout of a convolution: the wide-row width ``wp`` (an int), or "sample"
     ((N, C*kh*kw, L), also used for groups) or "flat" ((C*kh*kw, N*L))."""
     o, cg, kh, kw = wshape
-    if groups != 1 or cg * kh * kw < _SAMPLE_MAX_K:
+    # CUDA keeps the flat layout for groups == 1: its GEMMs go through ember.cuda.blas (usable
+    # inside a graph capture), and the copy costs these layouts avoid are NumPy's.
+    if groups != 1 or (xp is np and cg * kh * kw < _SAMPLE_MAX_K):
         return "sample"
     if _wide_ok(xp, stride, groups, x):
         out_hw = tuple(_out_len(x.shape[2 + a], wshape[2 + a], 1, padding[a], dilation[a])
