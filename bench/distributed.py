@@ -1,7 +1,7 @@
 """Distributed benchmark (issue 11): DDP correctness, scaling and all-reduce bandwidth in one run.
 
     python -m ember.distributed.run --nproc-per-node N bench/distributed.py [options]
-    python bench/distributed.py --nproc N [options]        # starts the launcher itself
+    python bench/distributed.py --ranks N [options]        # starts the launcher itself
 
 Every rank runs this file; rank 0 prints one report:
 
@@ -18,6 +18,8 @@ Every rank runs this file; rank 0 prints one report:
     busbw = algbw * 2 (n - 1) / n.
 
 Each timing is the best of ``--repeat`` windows, and a window's time is the slowest rank's.
+Each rank uses one CPU thread (OMP_NUM_THREADS=1 unless set) so that on CPUs the one-rank
+baseline and each of the N ranks get the same share of the machine.
 NCCL_NVLS_ENABLE=0 is always set (NVLink multicast stays off). Options: ``--help``.
 """
 from __future__ import annotations
@@ -36,10 +38,13 @@ from typing import Any, Callable, Dict, List, Optional
 
 # Before any NCCL (CuPy's or torch's) is loaded in this process or in the ranks it starts.
 os.environ["NCCL_NVLS_ENABLE"] = "0"
-if "OMP_NUM_THREADS" in os.environ:
-    # The launcher gives each of N ranks OMP_NUM_THREADS=1 (as torchrun does); ember's own
-    # thread pool reads EMBER_NUM_THREADS, so keep the ranks from oversubscribing the cores.
-    os.environ.setdefault("EMBER_NUM_THREADS", os.environ["OMP_NUM_THREADS"])
+# One CPU thread per rank unless told otherwise: the launcher sets OMP_NUM_THREADS=1 for several
+# ranks (as torchrun does) but not for one, and the one-rank baseline must get the same share
+# as each of the N ranks. It also keeps torch's OpenMP and OpenBLAS workers in this one process
+# from spin-waiting against each other (a 2-thread run was several times slower here).
+# ember's thread pool reads EMBER_NUM_THREADS. Set before NumPy and torch load.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("EMBER_NUM_THREADS", os.environ["OMP_NUM_THREADS"])
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -103,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-torch", dest="no_torch", action="store_true",
                    help="skip the torch.distributed baseline")
     p.add_argument("--json", default=None, help="rank 0 also writes the results here")
-    p.add_argument("--nproc", type=int, default=None,
+    # Not --nproc: the launcher would read that as an abbreviation of its --nproc-per-node.
+    p.add_argument("--ranks", type=int, default=None,
                    help="ranks to start when run without the launcher (default: GPUs or 2)")
     return p
 
@@ -409,7 +415,7 @@ def _throughput(ctx: Context, lib, work: Workload, batch: int, wrap) -> Dict[str
     for label, ranks in (("one", 1), ("all", ctx.world)):
         lib.manual_seed(0)
         model = work.build(lib).to(ctx.dev)
-        if ranks > 1:
+        if label == "all":  # under DDP even on a world of one: its overhead counts
             model = wrap(model)
         step = _make_step(lib, ctx, work, model, x, y)
         if lib is ember and ctx.args.compile:
@@ -603,8 +609,8 @@ def print_report(ctx: Context, results: Dict[str, Any]) -> None:
 
 # ----------------------------------------------------------------------------------- main
 def _relaunch(args, argv: List[str]) -> int:
-    """Started without the launcher: start ``--nproc`` ranks of this file through it."""
-    n = args.nproc
+    """Started without the launcher: start ``--ranks`` ranks of this file through it."""
+    n = args.ranks
     if n is None:
         n = 2
         if args.device == "cuda":
