@@ -541,7 +541,7 @@ def describe_machine(ctx: Context) -> Dict[str, str]:
         backend += " (MPI)"
     torch_side = (f"torch {ctx.torch_backend}" if ctx.torch is not None
                   else f"torch baseline: {ctx.torch_note}")
-    info["run"] = (f"{ctx.world} ranks on {ctx.device}, ember backend {backend}, {torch_side}; "
+    info["run"] = (f"{ctx.world} rank{'s' if ctx.world > 1 else ''} on {ctx.device}, ember backend {backend}, {torch_side}; "
                    f"NCCL_NVLS_ENABLE={os.environ.get('NCCL_NVLS_ENABLE')}, OMP_NUM_THREADS="
                    f"{os.environ.get('OMP_NUM_THREADS', 'unset')}, EMBER_NUM_THREADS="
                    f"{os.environ.get('EMBER_NUM_THREADS', 'unset')}")
@@ -628,8 +628,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.device is None:
         args.device = "cuda" if ember.cuda.is_available() else "cpu"
-    if "RANK" not in os.environ:
-        return _relaunch(args, argv)
     if args.bf16 and args.device != "cuda":
         raise SystemExit("--bf16 is for --device cuda")
     if args.backend is None:
@@ -648,6 +646,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     unknown = parts - {"correctness", "scaling", "allreduce"}
     if unknown:
         raise SystemExit(f"--only: unknown parts {sorted(unknown)}")
+    if "RANK" not in os.environ:
+        return _relaunch(args, argv)
     if on_gpu:
         ember.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
 
