@@ -541,7 +541,8 @@ def describe_machine(ctx: Context) -> Dict[str, str]:
         backend += " (MPI)"
     torch_side = (f"torch {ctx.torch_backend}" if ctx.torch is not None
                   else f"torch baseline: {ctx.torch_note}")
-    info["run"] = (f"{ctx.world} rank{'s' if ctx.world > 1 else ''} on {ctx.device}, ember backend {backend}, {torch_side}; "
+    ranks = f"{ctx.world} rank" + ("s" if ctx.world > 1 else "")
+    info["run"] = (f"{ranks} on {ctx.device}, ember backend {backend}, {torch_side}; "
                    f"NCCL_NVLS_ENABLE={os.environ.get('NCCL_NVLS_ENABLE')}, OMP_NUM_THREADS="
                    f"{os.environ.get('OMP_NUM_THREADS', 'unset')}, EMBER_NUM_THREADS="
                    f"{os.environ.get('EMBER_NUM_THREADS', 'unset')}")
