@@ -13,7 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 MIN_SIZE = 1 << 17
-_THREADS = max(1, min(int(os.environ.get("EMBER_NUM_THREADS", os.cpu_count() or 1)), 16))
+# EMBER_NUM_THREADS, else OMP_NUM_THREADS (which launchers such as ember.distributed.run set to
+# keep ranks from oversubscribing the cores), else every core.
+_THREADS = max(1, min(int(os.environ.get("EMBER_NUM_THREADS") or
+                          os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1), 16))
 _pool: ThreadPoolExecutor | None = None
 
 
