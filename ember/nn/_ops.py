@@ -345,7 +345,7 @@ def _give(*arrays):
         pool = _SCRATCH.pool = {}
         _SCRATCH.nbytes = 0
     for a in arrays:
-        if type(a) is not np.ndarray or a.base is not None:
+        if type(a) is not np.ndarray or a.base is not None or a.nbytes > _SCRATCH_MAX_BYTES:
             continue
         if _SCRATCH.nbytes + a.nbytes > _SCRATCH_MAX_BYTES:
             pool.clear()
