@@ -267,6 +267,7 @@ class Graph:
         self._plan = None
         self._raw_plan = None
         self._raw_bad = None
+        self._frees = None
 
     # ---------------------------------------------------------------- building
     def new_value(self, kind: str, shape, dtype, **kw) -> Value:
@@ -343,7 +344,29 @@ class Graph:
             spec = tuple((True, a.id) if isinstance(a, Value) else (False, a) for a in n.args)
             plan.append((n, cls, spec, nested, tuple(o.id for o in n.outputs)))
         self._plan = plan
+        self._frees = self._last_uses()
         return plan
+
+    def _last_uses(self) -> list:
+        """Per node, the node-made values that nothing reads after it (graph outputs aside).
+
+        The executors drop those from their environment right away, as eager code drops a
+        temporary: holding every intermediate until the end keeps a model's whole activation
+        footprint alive, and the fresh pages cost page faults (a batch-64 CNN ran 1.5x slower).
+        """
+        keep = {v.id for v in self.outputs}
+        last = {}
+        for i, n in enumerate(self.nodes):
+            for o in n.outputs:
+                last[o.id] = i
+            for v in n.input_values():
+                if v.kind == "node":
+                    last[v.id] = i
+        frees = [[] for _ in self.nodes]
+        for vid, i in last.items():
+            if vid not in keep:
+                frees[i].append(vid)
+        return [tuple(f) for f in frees]
 
     def _compile_raw(self):
         """The plan of :meth:`_run_raw`: per node, how to call ``forward`` on raw arrays.
@@ -363,7 +386,7 @@ class Graph:
             else:
                 mode = "nested" if nested else "fwd"
             dts = tuple(o.dtype.np for o in n.outputs)
-            plan.append((n, cls, mode, spec, n.kwargs, out_ids, dts))
+            plan.append((n, cls, mode, spec, n.kwargs, out_ids, dts, self._frees[len(plan)]))
         self._raw_plan = plan
         return plan
 
@@ -415,7 +438,7 @@ class Graph:
         plan = self._raw_plan if self._raw_plan is not None else self._compile_raw()
         ndarray = np.ndarray
         new = object.__new__
-        for n, cls, mode, spec, kwargs, out_ids, dts in plan:
+        for n, cls, mode, spec, kwargs, out_ids, dts, frees in plan:
             if mode == "fwd":
                 out = cls.forward(new(cls), *[env[a] if is_v else a for is_v, a in spec],
                                   **kwargs)
@@ -426,6 +449,8 @@ class Graph:
             elif mode == "guard":
                 if check_guards:
                     _check_guard(n, _TensorView(env, dev))
+                for i in frees:
+                    del env[i]
                 continue
             else:
                 tenv = _TensorView(env, dev)
@@ -441,6 +466,9 @@ class Graph:
                 if type(out) is not ndarray or out.dtype != dt:
                     out = np.asarray(out, dtype=dt)
                 env[out_ids[0]] = out
+            out = None
+            for i in frees:
+                del env[i]
         outs = []
         given = {v.id: t for v, t in zip(self.inputs, flat_inputs)}
         for v in self.outputs:
@@ -469,10 +497,12 @@ class Graph:
         if self.sym_sources:
             env["syms"] = {k: flat_inputs[i].shape[d] for k, (i, d) in self.sym_sources.items()}
         plan = self._plan if self._plan is not None else self._compile()
-        for n, cls, spec, nested, out_ids in plan:
+        for (n, cls, spec, nested, out_ids), frees in zip(plan, self._frees):
             if n.op == "_guard":
                 if check_guards:
                     _check_guard(n, env)
+                for i in frees:
+                    del env[i]
                 continue
             if nested:
                 args = _materialize(n.args, env)
@@ -486,6 +516,9 @@ class Graph:
                     env[i] = o
             else:
                 env[out_ids[0]] = out
+            out = None
+            for i in frees:
+                del env[i]
         return [env[v.id] for v in self.outputs]
 
 

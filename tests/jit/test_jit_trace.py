@@ -362,3 +362,20 @@ def test_raw_executor_guards_and_errors():
     x = ember.randn(2)
     with ember.no_grad():
         assert ident(x, x)[0] is x
+
+
+def test_executor_drops_dead_intermediates():
+    def f(x):
+        a = x + 1
+        b = a * 2
+        return b.relu(), b - a
+
+    g = ember.jit.trace(f, ember.randn(4)).graph
+    g._compile()
+    ops = [n.op for n in g.nodes]
+    assert ops == ["add", "mul", "relu", "sub"]
+    add, mul, relu, sub = g.nodes
+    # a lives until sub, b until sub; outputs are never dropped.
+    assert [sorted(f) for f in g._frees] == [[], [], [],
+                                             sorted((add.outputs[0].id, mul.outputs[0].id))]
+    del relu, sub
