@@ -247,3 +247,14 @@ def test_still_unmapped_ops_name_themselves():
             y[:, ember.tensor([0, 1])] = 1.0
             return y
         ember.onnx.export(sliced_write, (ember.randn(3, 4),), io.BytesIO())
+
+
+def test_lstm_lowers_to_onnx_lstm_and_encoder_to_primitives():
+    model, make = build("lstm")
+    proto = onnx.load_from_string(_export(model, make(3)))
+    # One ONNX LSTM per layer and direction; the default zero state follows the batch.
+    assert [n.op_type for n in proto.graph.node].count("LSTM") == 4
+    assert "ConstantOfShape" in _ops(proto)
+    model, make = build("encoder")
+    ops = _ops(onnx.load_from_string(_export(model, make(3))))
+    assert {"Softmax", "LayerNormalization", "MatMul"} <= ops and "LSTM" not in ops
