@@ -1008,6 +1008,11 @@ SPECS["matmul"] = [
 ]
 
 SPECS["einsum"] = [
+    # Ellipses (spelled out into letters, so their gradients are plain einsums too).
+    C(lambda lib, x, w, y: lib.einsum("...i,kij,...j->...k", x, w, y), [(2, 3), (4, 3, 5),
+                                                                        (2, 5)]),
+    C(lambda lib, x, y: lib.einsum("...ij,...jk", x, y), [(2, 3, 4), (4, 5)]),
+    C(lambda lib, x, y: lib.einsum("b...,b...->b", x, y), [(2, 3, 4), (2, 3, 4)]),
     C(lambda lib, x, y: lib.einsum("ij,jk->ik", x, y), [(3, 4), (4, 2)], dtypes=ALL_F),
     C(lambda lib, x, y: lib.einsum("bij,bjk->bik", x, y), [(2, 3, 4), (2, 4, 2)]),
     C(lambda lib, x, y: lib.einsum("i,j->ij", x, y), [(3,), (2,)]),

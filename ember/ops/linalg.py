@@ -71,6 +71,19 @@ class Matmul(Primitive):
         return ga, gb
 
 
+def _spell_out_ellipsis(lhs: str, out: str, operands) -> tuple:
+    """Replace ``...`` by explicit, unused letters (right-aligned, as broadcasting aligns the
+    dims), so the backward equations need no ellipsis handling."""
+    subs = lhs.split(",")
+    used = set(lhs.replace(".", "") + out.replace(".", ""))
+    free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in used]
+    counts = [o.ndim - (len(sub) - 3) if "..." in sub else 0 for sub, o in zip(subs, operands)]
+    n = max(counts, default=0)
+    ell = "".join(free[:n])
+    subs = [sub.replace("...", ell[n - k:]) for sub, k in zip(subs, counts)]
+    return ",".join(subs), out.replace("...", ell)
+
+
 @register("einsum")
 class Einsum(Primitive):
     def forward(self, *operands, equation):
@@ -83,6 +96,8 @@ class Einsum(Primitive):
             out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
             if "..." in lhs:
                 out = "..." + out
+        if "..." in lhs:
+            lhs, out = _spell_out_ellipsis(lhs, out, operands)
         self.ins = lhs.split(",")
         self.out = out
         self.shapes = [o.shape for o in operands]
