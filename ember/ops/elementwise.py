@@ -295,6 +295,8 @@ class Round(_ZeroGradUnary):
 @register("neg")
 class Neg(Primitive):
     def forward(self, a):
+        if _par.big(a):
+            return _par.elementwise(lambda o, x: np.negative(x, out=o), a)
         return -a
 
     def backward(self, g):
