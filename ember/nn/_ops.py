@@ -379,7 +379,7 @@ def _mm_into(xp, a, b, out):
     """``a @ b`` written into ``out`` on NumPy (no fresh result array)."""
     if xp is np:
         return np.matmul(a, b, out=out)
-    return _mm(a, b)
+    return _mm(a, b) if a.ndim == 2 and b.ndim == 2 else xp.matmul(a, b)
 
 
 def _wide_ok(xp, stride, groups, *finite):
@@ -522,8 +522,9 @@ def _conv_fwd(xp, x, w, b, stride, padding, dilation, groups):
         out = xp.ascontiguousarray(out.reshape(o, n, ho, wo).transpose(1, 0, 2, 3))
         return out, cols, layout
     cols, ho, wo = _im2col(xp, x, kh, kw, stride, padding, dilation)
-    out = xp.matmul(w.reshape(groups, o // groups, k),
-                    cols.reshape(n, groups, k, ho * wo)).reshape(n, o, ho * wo)
+    w3 = w.reshape(groups, o // groups, k)
+    c4 = cols.reshape(n, groups, k, ho * wo)
+    out = xp.matmul(w3, c4).reshape(n, o, ho * wo)
     if b is not None:
         out += b[:, None]
     return out.reshape(n, o, ho, wo), cols, layout
