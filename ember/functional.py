@@ -753,7 +753,7 @@ def mm(input, mat2):
 
 def bmm(input, mat2):
     if input.dim() != 3 or mat2.dim() != 3:
-        raise RuntimeError(f"batch1 must be a 3D tensor" if input.dim() != 3 else
+        raise RuntimeError("batch1 must be a 3D tensor" if input.dim() != 3 else
                            "batch2 must be a 3D tensor")
     if input.shape[0] != mat2.shape[0] or input.shape[2] != mat2.shape[1]:
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "

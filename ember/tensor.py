@@ -256,7 +256,7 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         if _reg.TRACER is not None:
             _reg.TRACER.read(self, "bool")
         return bool(self._data.reshape(-1)[0])

@@ -25,7 +25,7 @@ from typing import Optional
 
 import numpy as np
 
-from .errors import DistBackendError, DistStoreError
+from .errors import DistStoreError
 
 _MPI = None
 _STATE = {"healthy": True, "world_launched": False, "finalize_registered": False}
@@ -209,13 +209,32 @@ class MPIBackend:
     def recv(self, buf: np.ndarray, src: Optional[int], tag: int):
         MPI = self.MPI
         status = MPI.Status()
-        req = self.comm.Irecv(buf, source=MPI.ANY_SOURCE if src is None else src,
-                              tag=MPI.ANY_TAG if tag is None else tag)
+        mtag = MPI.ANY_TAG if tag is None else tag
+        if src is not None:
+            req = self.comm.Irecv(buf, source=src, tag=mtag)
 
-        def poll():
-            return req.Test(status)
-        poll.status = status
-        return poll
+            def poll():
+                return req.Test(status)
+            poll.status = status
+            return poll
+        # "From any rank": probe each peer in turn and receive from the first that has a
+        # message, instead of posting an MPI_ANY_SOURCE receive. Ranks that met through
+        # connect/accept sit in different MPICH process groups, and an ANY_SOURCE receive
+        # across them was seen to miss its message now and then (about one run in eight).
+        peers = [r for r in range(self.comm.Get_size()) if r != self.comm.Get_rank()]
+        state = {"req": None}
+
+        def poll_any():
+            if state["req"] is None:
+                for r in peers:
+                    if self.comm.Iprobe(source=r, tag=mtag, status=status):
+                        state["req"] = self.comm.Irecv(buf, source=r, tag=status.Get_tag())
+                        break
+                else:
+                    return False
+            return state["req"].Test(status)
+        poll_any.status = status
+        return poll_any
 
     def split(self, color: Optional[int], key: int):
         MPI = self.MPI

@@ -219,11 +219,11 @@ class Work:
         limit = self._pg._timeout if timeout is None else _seconds(timeout)
         poll = self._poll
         deadline = time.monotonic() + limit
-        spin_until = time.monotonic() + 0.02
+        spin_until = time.monotonic() + 0.002
         delay = 2e-5
         while not poll():
             # MPI advances a non-blocking collective only while it is being tested, so poll in
-            # a tight loop for the first 20 ms (a large all-reduce finishes in that time);
+            # a tight loop for the first 2 ms (most collectives finish in that time);
             # then sleep in short, capped naps, so that a rank waiting on a slow peer leaves the
             # CPU to it without stalling the transfer for long.
             now = time.monotonic()

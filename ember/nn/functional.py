@@ -8,7 +8,6 @@ import numpy as np
 
 import ember as E
 from ..ops import registry as _reg
-from ..ops.registry import GRAD_MODE
 from ..amp.autocast_mode import autocast_op
 from ..tensor import Tensor
 from . import _ops
@@ -444,7 +443,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
         inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
         return input * 0.5 * (inner.tanh() + 1)
     if approximate != "none":
-        raise RuntimeError(f"approximate argument must be either none or tanh.")
+        raise RuntimeError("approximate argument must be either none or tanh.")
     return input * 0.5 * ((input * (1.0 / math.sqrt(2.0))).erf() + 1)
 
 

@@ -184,10 +184,8 @@ class Scatter(Primitive):
         if self.src_shape is not None and self.needs_input_grad[3]:
             gs = g.gather(self.dim, idx)
             if gs.shape != self.src_shape:
-                pad = [(0, s - t) for s, t in zip(self.src_shape, gs.shape)]
                 gs = IndexAddInto.apply(gs, self.src_shape,
                                         tuple(slice(0, t) for t in gs.shape), True)
-                del pad
         return ga, None, None, gs
 
 
