@@ -532,7 +532,7 @@ def _apply_(self, fn):
 
 Tensor.apply_ = _apply_
 Tensor.map_ = lambda self, other, fn: inplace(
-    self, lambda t, o: F._tensor(np.vectorize(fn)(t._data, o._data), dtype=t._dtype), other)
+    self, lambda t, o: _tensor(np.vectorize(fn)(t._data, o._data), dtype=t._dtype), other)
 Tensor.one_hot = F.one_hot
 Tensor.pin_memory = lambda self, *a: self
 Tensor.share_memory_ = lambda self: self
@@ -547,7 +547,6 @@ Tensor.data_ptr = lambda self: int(self._data.__array_interface__["data"][0]) if
     self._data, np.ndarray) else int(self._data.data.ptr)
 Tensor.get_device = lambda self: -1 if self._device.type == "cpu" else (self._device.index or 0)
 Tensor.resize_ = lambda self, *size: _resize(self, F._shape_arg(size))
-Tensor.square_ = Tensor.square_
 Tensor.sum_to_size = lambda self, *size: __import__(
     "ember.ops.elementwise", fromlist=["sum_to"]).sum_to(self, F._shape_arg(size))
 
@@ -565,6 +564,3 @@ def _resize(self, size):
         self._data = new.reshape(size)
     return self
 
-
-_F = F
-F._tensor = _tensor
