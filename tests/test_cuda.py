@@ -113,3 +113,20 @@ def test_cuda_memory_and_sync_api():
     end.synchronize()
     assert start.elapsed_time(end) >= 0
     assert ember.cuda.get_device_name(0)
+
+
+@cuda
+def test_batched_float16_matmul_accumulates_in_float32():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((3, 2, 5, 64)).astype(np.float16)
+    b = rng.standard_normal((2, 64, 7)).astype(np.float16)
+    ea = ember.tensor(a, device="cuda", requires_grad=True)
+    eb = ember.tensor(b, device="cuda", requires_grad=True)
+    out = ea @ eb
+    assert out.dtype is ember.float16 and tuple(out.shape) == (3, 2, 5, 7)
+    want = a.astype(np.float32) @ b.astype(np.float32)
+    np.testing.assert_allclose(out.float().cpu().numpy(), want, rtol=2e-2, atol=5e-2)
+    out.float().sum().backward()
+    np.testing.assert_allclose(eb.grad.float().cpu().numpy(),
+                               np.broadcast_to(a.astype(np.float32).sum(2).sum(0)[..., None],
+                                               b.shape), rtol=2e-2, atol=1e-1)

@@ -40,6 +40,14 @@ def _libcublas():
                            ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
                            ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p,
                            ctypes.c_void_p, ctypes.c_int]
+        fn = lib.cublasGemmStridedBatchedEx
+        fn.restype = ctypes.c_int
+        ll = ctypes.c_longlong
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                       ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
+                       ctypes.c_int, ll, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ll,
+                       ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ll,
+                       ctypes.c_int, ctypes.c_int, ctypes.c_int]
         lib.cublasSetStream_v2.restype = ctypes.c_int
         lib.cublasSetStream_v2.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
         _LIB.append(lib)
@@ -55,7 +63,11 @@ def bind_capture_stream(stream) -> None:
 
 
 def matmul(a, b):
-    """``a @ b`` for CuPy arrays; a direct cuBLAS GEMM while a graph is being captured."""
+    """``a @ b`` for CuPy arrays; a direct cuBLAS GEMM while a graph is being captured, and for
+    batched float16 products (CuPy 14's own upcasts or fails there)."""
+    if a.dtype == np.float16 and b.dtype == np.float16 and (a.ndim > 2 or b.ndim > 2) \
+            and a.ndim >= 2 and b.ndim >= 2:
+        return _half_batched(_cupy(), a, b)
     if CAPTURING[0] == 0 or a.dtype not in _ONE or a.dtype != b.dtype:
         return a @ b
     cp = _cupy()
@@ -118,3 +130,40 @@ def _gemm(cp, a, b, out=None):
     if status != 0:
         raise RuntimeError(f"cuBLAS GEMM failed with status {status}")
     return out
+
+
+_CUDA_R_16F = 2
+_CUBLAS_COMPUTE_32F = 68
+_CUBLAS_GEMM_DEFAULT = -1
+_F32_ONE = np.ones(1, np.float32)
+_F32_ZERO = np.zeros(1, np.float32)
+
+
+def _half_batched(cp, a, b):
+    """float16 batched ``a @ b`` with float32 accumulation: one cublasGemmStridedBatchedEx."""
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    m, k = a.shape[-2:]
+    n = b.shape[-1]
+    if b.shape[-2] != k:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not line up")
+    count = int(np.prod(batch)) if batch else 1
+    a3 = cp.ascontiguousarray(cp.broadcast_to(a, batch + (m, k))).reshape(count, m, k)
+    b3 = cp.ascontiguousarray(cp.broadcast_to(b, batch + (k, n))).reshape(count, k, n)
+    out = cp.empty((count, m, n), dtype=np.float16)
+    if count and m and n:
+        if k == 0:
+            out.fill(0)
+        else:
+            lib = _libcublas()
+            handle = cp.cuda.device.get_cublas_handle()
+            # CuPy sets the handle's stream per call; ours must follow the current stream too.
+            lib.cublasSetStream_v2(handle, cp.cuda.get_current_stream().ptr)
+            # Row-major C = A @ B is column-major C^T = B^T @ A^T: pass B first.
+            status = lib.cublasGemmStridedBatchedEx(
+                handle, _OP_N, _OP_N, n, m, k, _F32_ONE.ctypes.data,
+                b3.data.ptr, _CUDA_R_16F, n, k * n, a3.data.ptr, _CUDA_R_16F, k, m * k,
+                _F32_ZERO.ctypes.data, out.data.ptr, _CUDA_R_16F, n, m * n, count,
+                _CUBLAS_COMPUTE_32F, _CUBLAS_GEMM_DEFAULT)
+            if status != 0:
+                raise RuntimeError(f"cublasGemmStridedBatchedEx failed with status {status}")
+    return out.reshape(batch + (m, n))
