@@ -75,7 +75,8 @@ def main() -> None:
 
     ti_e = import_time("ember")
     ti_t = import_time("torch")
-    print(f"{'import time':<44} ember {ti_e:8.3f} s    torch {ti_t:8.3f} s    target ember <= 0.3 s")
+    print(f"{'import time':<44} ember {ti_e:8.3f} s    torch {ti_t:8.3f} s    "
+          "target ember <= 0.3 s")
 
 
 if __name__ == "__main__":

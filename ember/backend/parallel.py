@@ -40,7 +40,8 @@ def elementwise(fn, *arrays, dtype=None):
     """``fn(out, *arrays)`` writes the result into ``out``; run it on slabs in parallel.
 
     The first array with dimensions fixes the shape; every other array argument must have that
-    shape or be 0-d / a Python scalar. Falls back to one call when the work is small or not splittable.
+    shape or be 0-d / a Python scalar. Falls back to one call when the work is small or not
+    splittable.
     """
     first = next((a for a in arrays if isinstance(a, np.ndarray) and a.ndim), arrays[0])
     shape = first.shape
