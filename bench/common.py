@@ -5,6 +5,9 @@ burst of load from elsewhere on a shared machine hits both sides alike instead o
 """
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 
@@ -40,3 +43,49 @@ def report(name: str, ember_s: float, torch_s: float, target: str = "") -> float
     print(f"{name:<44} ember {ember_s * 1e6:10.1f} us  torch {torch_s * 1e6:10.1f} us  "
           f"ratio {ratio:5.2f}x  {target}", flush=True)
     return ratio
+
+
+def serve(step) -> None:
+    """Worker side of ``compare_processes``: answer each "number" line on stdin with the
+    seconds per call of ``number`` calls of ``step``."""
+    for line in sys.stdin:
+        number = int(line)
+        t0 = time.perf_counter()
+        for _ in range(number):
+            step()
+        print((time.perf_counter() - t0) / number, flush=True)
+
+
+def compare_processes(script: str, case: str, number: int, repeat: int, warmup: int = 2):
+    """Best seconds per call of ember and torch, each in a worker process of its own
+    (``script --worker ember|torch case``, which calls ``serve``), driven alternately.
+
+    Two frameworks' thread pools in one process take each other's cores (idle OpenMP/OpenBLAS
+    workers keep spinning for a while after a parallel region), which slows both unevenly.
+    """
+    procs = {name: subprocess.Popen([sys.executable, os.path.abspath(script), "--worker",
+                                     name, case], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, text=True)
+             for name in ("ember", "torch")}
+
+    def run(name, n):
+        # OpenBLAS's idle workers spin ~2^28 cycles (~0.1 s) before sleeping: let the other
+        # process's threads settle so that they do not eat this one's cores.
+        time.sleep(0.3)
+        p = procs[name]
+        p.stdin.write(f"{n}\n")
+        p.stdin.flush()
+        return float(p.stdout.readline())
+
+    try:
+        for name in procs:
+            run(name, warmup)
+        best = {"ember": float("inf"), "torch": float("inf")}
+        for _ in range(repeat):
+            for name in procs:
+                best[name] = min(best[name], run(name, number))
+    finally:
+        for p in procs.values():
+            p.stdin.close()
+            p.wait()
+    return best["ember"], best["torch"]

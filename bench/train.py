@@ -17,9 +17,7 @@ hit both sides:
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 
 import numpy as np
 
@@ -29,7 +27,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
 
 import ember  # noqa: E402
-from common import compare, report  # noqa: E402
+from common import compare, report, serve  # noqa: E402
+from common import compare_processes as _compare_processes  # noqa: E402
 
 
 def mlp(lib):
@@ -91,45 +90,13 @@ def _build(name: str, model: str):
 
 
 def _worker(name: str, model: str) -> None:
-    """Serve "number" requests on stdin with the seconds per step of ``number`` steps."""
     torch.set_num_threads(os.cpu_count() or 1)
-    step = _build(name, model)
-    for line in sys.stdin:
-        number = int(line)
-        t0 = time.perf_counter()
-        for _ in range(number):
-            step()
-        print((time.perf_counter() - t0) / number, flush=True)
+    serve(_build(name, model))
 
 
 def compare_processes(model: str, number: int, repeat: int, warmup: int = 2):
     """Best seconds per step of ember and torch, each in its own process, interleaved."""
-    procs = {name: subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker",
-                                     name, model], stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, text=True)
-             for name in ("ember", "torch")}
-
-    def run(name, n):
-        # OpenBLAS's idle workers spin ~2^28 cycles (~0.1 s) before sleeping: let the other
-        # process's threads settle so that they do not eat this one's cores.
-        time.sleep(0.3)
-        p = procs[name]
-        p.stdin.write(f"{n}\n")
-        p.stdin.flush()
-        return float(p.stdout.readline())
-
-    try:
-        for name in procs:
-            run(name, warmup)
-        best = {"ember": float("inf"), "torch": float("inf")}
-        for _ in range(repeat):
-            for name in procs:
-                best[name] = min(best[name], run(name, number))
-    finally:
-        for p in procs.values():
-            p.stdin.close()
-            p.wait()
-    return best["ember"], best["torch"]
+    return _compare_processes(__file__, model, number, repeat, warmup)
 
 
 def main() -> None:

@@ -23,7 +23,8 @@ _pool: ThreadPoolExecutor | None = None
 def _get_pool() -> ThreadPoolExecutor:
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(_THREADS, thread_name_prefix="ember-ew")
+        # The calling thread works too, so the pool needs one thread fewer than the cores.
+        _pool = ThreadPoolExecutor(max(1, _THREADS - 1), thread_name_prefix="ember-ew")
     return _pool
 
 
@@ -55,11 +56,14 @@ def elementwise(fn, *arrays, dtype=None):
     step = -(-n // _THREADS)
     futures = []
     pool = _get_pool()
-    for start in range(0, n, step):
-        sl = slice(start, min(start + step, n))
+    slabs = [slice(start, min(start + step, n)) for start in range(0, n, step)]
+    for sl in slabs[1:]:
         futures.append(pool.submit(fn, flat_out[sl],
                                    *[f[sl] if isinstance(f, np.ndarray) and f.ndim else f
                                      for f in flats]))
+    # The calling thread takes the first slab itself rather than idling on the futures.
+    sl = slabs[0]
+    fn(flat_out[sl], *[f[sl] if isinstance(f, np.ndarray) and f.ndim else f for f in flats])
     for f in futures:
         f.result()
     return out
