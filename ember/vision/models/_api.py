@@ -314,3 +314,14 @@ def imagenet_weights(file: str, num_params: int, acc1: float, acc5: float, crop:
                    transforms=partial(ImageClassification, crop_size=crop, resize_size=resize,
                                       **transform_kw),
                    meta=meta)
+
+
+def aux_model_kwargs(kwargs: Dict[str, Any], weights: Any) -> None:
+    """Constructor arguments for GoogLeNet/Inception v3 when loading weights: the files carry
+    the auxiliary heads, are not re-initialised, and (for a published enum) re-normalise the
+    input and fix the class count, as torchvision does."""
+    if "transform_input" not in kwargs and isinstance(weights, WeightsEnum):
+        _ovewrite_named_param(kwargs, "transform_input", True)
+    _ovewrite_named_param(kwargs, "aux_logits", True)
+    _ovewrite_named_param(kwargs, "init_weights", False)
+    _num_classes_from(weights, kwargs)

@@ -9,7 +9,7 @@ import ember as E
 from ... import nn
 from ...nn import functional as F
 from ...tensor import Tensor
-from ._api import (WeightsEnum, _ovewrite_named_param, imagenet_weights, load_weights,
+from ._api import (WeightsEnum, aux_model_kwargs, imagenet_weights, load_weights,
                    register_model, resolve_weights)
 
 __all__ = ["GoogLeNet", "GoogLeNetOutputs", "GoogLeNet_Weights", "googlenet"]
@@ -225,12 +225,7 @@ def googlenet(*, weights: Any = None, progress: bool = True, **kwargs: Any) -> G
     weights = resolve_weights(weights, GoogLeNet_Weights)
     original_aux_logits = kwargs.get("aux_logits", False)
     if weights is not None:
-        if "transform_input" not in kwargs and isinstance(weights, WeightsEnum):
-            _ovewrite_named_param(kwargs, "transform_input", True)
-        _ovewrite_named_param(kwargs, "aux_logits", True)
-        _ovewrite_named_param(kwargs, "init_weights", False)
-        if isinstance(weights, WeightsEnum):
-            _ovewrite_named_param(kwargs, "num_classes", weights.meta["num_classes"])
+        aux_model_kwargs(kwargs, weights)
     model = GoogLeNet(**kwargs)
     if weights is not None:
         # The files carry the auxiliary heads; a path may not (try both layouts).
