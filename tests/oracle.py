@@ -11,6 +11,7 @@ fails when a registered primitive has no case there.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from typing import Any, Callable, Sequence
@@ -169,6 +170,42 @@ def _call_on_device(fn, ein):
         return fn(ember, *ein)
     finally:
         ember.set_default_device(None)
+
+
+# Device-aware tests: ember-side tensors and modules go through these, so that the same test
+# runs on the CPU and, with EMBER_TEST_DEVICE=cuda, on the GPU; values come back to the host
+# (``to_numpy``) before they are compared with torch's.
+
+def on_device(x):
+    """``x`` (an ember tensor or module) on the device under test; unchanged on the CPU."""
+    return x if DEVICE == "cpu" else x.to(DEVICE)
+
+
+def dev_tensor(data, **kw) -> ember.Tensor:
+    """``ember.tensor(data, **kw)`` made on the device under test."""
+    return ember.tensor(data, device=DEVICE, **kw)
+
+
+def to_numpy(t) -> np.ndarray:
+    """Host NumPy values of an ember or torch tensor: detached, copied off the GPU, bfloat16
+    widened to float32 (NumPy has no bfloat16)."""
+    return _np(t)
+
+
+@contextlib.contextmanager
+def device_default():
+    """Inside, ember's factories (tensor, zeros, randn, ...) and module constructors put what
+    they make on the device under test, as ``torch.set_default_device`` does."""
+    if DEVICE == "cpu":
+        yield DEVICE
+        return
+    prev = ember.get_default_device()
+    ember.set_default_device(DEVICE)
+    try:
+        yield DEVICE
+    finally:
+        # get_default_device() reports the CPU when none was set: restore "none set" then.
+        ember.set_default_device(None if prev.type == "cpu" else prev)
 
 
 def gradcheck_case(case: Case, seed: int = 0) -> None:

@@ -6,12 +6,14 @@ loaded by name), so the only difference is the implementation.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import torch
 
 import ember
-from oracle import Case, check, gradcheck_case
+from oracle import DEVICE, Case, check, dev_tensor, gradcheck_case, on_device, to_numpy
 
 
 def _weights(module, seed=0):
@@ -144,7 +146,8 @@ ATTN_CASES = [
                                                       activation="gelu", batch_first=True),
                lambda m, x: m(x, src_mask=torch.nn.Transformer.generate_square_subsequent_mask(
                    x.shape[1]) if isinstance(x, torch.Tensor) else
-                   ember.nn.Transformer.generate_square_subsequent_mask(x.shape[1]),
+                   ember.nn.Transformer.generate_square_subsequent_mask(x.shape[1],
+                                                                        device=x.device),
                    is_causal=True)),
          [(2, 5, 8)], name="encoder-layer-prenorm-gelu-causal"),
     Case(layer(lambda L: L.nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0),
@@ -155,7 +158,7 @@ ATTN_CASES = [
         [(4, 2, 8)], name="encoder-stack"),
     Case(layer(lambda L: L.nn.Transformer(8, 2, 1, 2, 16, dropout=0.0, batch_first=True),
                lambda m, s, t: m(s, t, tgt_mask=type(m).generate_square_subsequent_mask(
-                   t.shape[1]))),
+                   t.shape[1], device=t.device))),
          [(2, 4, 8), (2, 3, 8)], name="transformer"),
 ]
 
@@ -210,14 +213,14 @@ def test_layer_gradcheck(case):
     lambda L: L.nn.TransformerDecoderLayer(8, 2, 16, norm_first=True),
 ])
 def test_state_dict_keys_and_shapes(ctor):
-    e, t = ctor(ember).state_dict(), ctor(torch).state_dict()
+    e, t = on_device(ctor(ember)).state_dict(), ctor(torch).state_dict()
     assert list(e) == list(t)
     assert [tuple(v.shape) for v in e.values()] == [tuple(v.shape) for v in t.values()]
     # torch's weights load into ember and back.
-    m = ctor(ember)
-    m.load_state_dict({k: ember.tensor(v.numpy()) for k, v in t.items()})
+    m = on_device(ctor(ember))
+    m.load_state_dict({k: dev_tensor(v.numpy()) for k, v in t.items()})
     t2 = ctor(torch)
-    t2.load_state_dict({k: torch.tensor(v.numpy()) for k, v in m.state_dict().items()})
+    t2.load_state_dict({k: torch.tensor(to_numpy(v)) for k, v in m.state_dict().items()})
 
 
 def test_pack_utilities_vs_torch():
@@ -225,10 +228,11 @@ def test_pack_utilities_vs_torch():
     seqs = [rng.standard_normal((n, 2)) for n in (2, 5, 3)]
     for lib in (torch, ember):
         U = lib.nn.utils.rnn
-        res = [U.pad_sequence([lib.tensor(s) for s in seqs]),
-               U.pad_sequence([lib.tensor(s) for s in seqs], batch_first=True,
+        mk = torch.tensor if lib is torch else dev_tensor
+        res = [U.pad_sequence([mk(s) for s in seqs]),
+               U.pad_sequence([mk(s) for s in seqs], batch_first=True,
                               padding_value=-1.0, padding_side="left")]
-        p = U.pack_sequence([lib.tensor(s) for s in seqs], enforce_sorted=False)
+        p = U.pack_sequence([mk(s) for s in seqs], enforce_sorted=False)
         res += [p.data, p.batch_sizes, p.sorted_indices, p.unsorted_indices]
         res += list(U.pad_packed_sequence(p, batch_first=True, padding_value=9.0,
                                           total_length=6))
@@ -236,7 +240,7 @@ def test_pack_utilities_vs_torch():
         if lib is torch:
             expect = [r.numpy() for r in res]
         else:
-            got = [r.numpy() for r in res]
+            got = [to_numpy(r) for r in res]
     assert len(got) == len(expect)
     for a, b in zip(got, expect):
         np.testing.assert_allclose(a, b)
@@ -244,40 +248,43 @@ def test_pack_utilities_vs_torch():
 
 def test_errors_like_torch():
     for lib in (torch, ember):
-        m = lib.nn.LSTM(3, 4)
+        # ember's side on the device under test: its modules and inputs are made there.
+        mod = (lambda m: m) if lib is torch else on_device
+        zeros = torch.zeros if lib is torch else functools.partial(ember.zeros, device=DEVICE)
+        m = mod(lib.nn.LSTM(3, 4))
         with pytest.raises(RuntimeError, match="input.size\\(-1\\) must be equal to input_size"):
-            m(lib.zeros(2, 1, 5))
+            m(zeros(2, 1, 5))
         with pytest.raises(RuntimeError, match="Expected hidden"):
-            m(lib.zeros(2, 1, 3), (lib.zeros(1, 2, 4), lib.zeros(1, 1, 4)))
+            m(zeros(2, 1, 3), (zeros(1, 2, 4), zeros(1, 1, 4)))
         with pytest.raises(ValueError, match="proj_size has to be smaller"):
             lib.nn.LSTM(3, 4, proj_size=4)
         with pytest.raises(ValueError, match="Unknown nonlinearity"):
             lib.nn.RNN(3, 4, nonlinearity="gelu")
         with pytest.raises(RuntimeError, match="sorted in decreasing order"):
-            lib.nn.utils.rnn.pack_padded_sequence(lib.zeros(3, 2, 1), [1, 3])
+            lib.nn.utils.rnn.pack_padded_sequence(zeros(3, 2, 1), [1, 3])
         with pytest.raises(RuntimeError, match="activation should be relu/gelu"):
             lib.nn.TransformerEncoderLayer(8, 2, activation="tanh")
         with pytest.raises(RuntimeError, match="batch number of src and tgt"):
-            lib.nn.Transformer(8, 2, 1, 1, 16)(lib.zeros(3, 2, 8), lib.zeros(3, 1, 8))
+            mod(lib.nn.Transformer(8, 2, 1, 1, 16))(zeros(3, 2, 8), zeros(3, 1, 8))
         with pytest.raises(RuntimeError, match="attn_mask should not be set"):
-            x = lib.zeros(2, 3, 4)
+            x = zeros(2, 3, 4)
             lib.nn.functional.scaled_dot_product_attention(
-                x, x, x, attn_mask=lib.zeros(3, 3), is_causal=True)
+                x, x, x, attn_mask=zeros(3, 3), is_causal=True)
 
 
 def test_long_sequence_backward_does_not_recurse():
     # 3000 steps of a composite GRU: the engine walks ~40k nodes without Python recursion.
-    m = ember.nn.GRU(2, 3)
-    out, h = m(ember.randn(3000, 1, 2))
+    m = on_device(ember.nn.GRU(2, 3))
+    out, h = m(ember.randn(3000, 1, 2, device=DEVICE))
     out.sum().backward()
     assert m.weight_hh_l0.grad is not None
-    lstm = ember.nn.LSTM(2, 3)
-    out, _ = lstm(ember.randn(3000, 1, 2))
+    lstm = on_device(ember.nn.LSTM(2, 3))
+    out, _ = lstm(ember.randn(3000, 1, 2, device=DEVICE))
     out.sum().backward()
-    assert np.isfinite(lstm.weight_hh_l0.grad.numpy()).all()
+    assert np.isfinite(to_numpy(lstm.weight_hh_l0.grad)).all()
 
 
 def test_square_subsequent_mask():
-    a = ember.nn.Transformer.generate_square_subsequent_mask(4).numpy()
+    a = to_numpy(ember.nn.Transformer.generate_square_subsequent_mask(4, device=DEVICE))
     b = torch.nn.Transformer.generate_square_subsequent_mask(4).numpy()
     np.testing.assert_array_equal(a, b)

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 import ember
+from oracle import dev_tensor, on_device
 
 RTOL = 1e-4
 
@@ -21,7 +22,7 @@ def _copy(src, dst):
     assert list(s) == list(d)
     with ember.no_grad():
         for k, p in d.items():
-            p.copy_(ember.from_numpy(s[k].detach().numpy().copy()))
+            p.copy_(ember.tensor(s[k].detach().numpy(), device=p.device))
 
 
 def lstm_lm(lib):
@@ -45,10 +46,11 @@ def run_lstm_lm(lib, model, steps=8):
     # Counting sequences (token t+1 follows t): learnable, so the loss falls.
     data = (rng.integers(0, 30, (steps, 1, 4)) + np.arange(13)[None, :, None]) % 30
     opt = lib.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    mk = torch.tensor if lib is torch else dev_tensor
     losses, h = [], None
     for i in range(steps):
-        x = lib.tensor(data[i, :-1])
-        y = lib.tensor(data[i, 1:])
+        x = mk(data[i, :-1])
+        y = mk(data[i, 1:])
         if h is not None:  # truncated BPTT: carry the state, not its history
             h = tuple(v.detach() for v in h)
         logits, h = model(x, h)
@@ -87,9 +89,10 @@ def run_encoder(lib, model, steps=8):
     lens = rng.integers(3, 8, 6)
     pad = np.arange(7)[None, :] >= lens[:, None]
     y = (x[:, 0] % 3)
+    mk = torch.tensor if lib is torch else dev_tensor
     for _ in range(steps):
-        out = model(lib.tensor(x), lib.tensor(pad))
-        loss = lib.nn.functional.cross_entropy(out, lib.tensor(y))
+        out = model(mk(x), mk(pad))
+        loss = lib.nn.functional.cross_entropy(out, mk(y))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -137,7 +140,7 @@ def mingpt(lib):
             self.head = nn.Linear(d, vocab, bias=False)
 
         def forward(self, idx):
-            pos = lib.arange(idx.shape[1])
+            pos = lib.arange(idx.shape[1], device=idx.device)
             x = self.wte(idx) + self.wpe(pos)
             for b in self.blocks:
                 x = b(x)
@@ -157,12 +160,13 @@ def run_mingpt(lib, model, steps=8):
                            {"params": no_decay, "weight_decay": 0.0}], lr=3e-3,
                           betas=(0.9, 0.95))
     rng = np.random.default_rng(2)
+    mk = torch.tensor if lib is torch else dev_tensor
     losses = []
     for _ in range(steps):
         seq = rng.integers(0, 17, (4, 9))
-        logits = model(lib.tensor(seq[:, :-1]))
+        logits = model(mk(seq[:, :-1]))
         loss = lib.nn.functional.cross_entropy(logits.reshape(-1, 17),
-                                               lib.tensor(seq[:, 1:]).reshape(-1))
+                                               mk(seq[:, 1:]).reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         lib.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -174,7 +178,7 @@ def run_mingpt(lib, model, steps=8):
 def _compare(build, run):
     torch.manual_seed(0)
     tm = build(torch)
-    em = build(ember)
+    em = on_device(build(ember))  # ember runs on the device under test
     _copy(tm, em)
     t = run(torch, tm)
     e = run(ember, em)
