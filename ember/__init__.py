@@ -84,6 +84,27 @@ def compile(model=None, **kwargs):
     return _compile(model, **kwargs)
 
 
+def set_float32_matmul_precision(precision: str) -> None:
+    """``"highest"`` keeps float32 matrix products in float32; ``"high"`` and ``"medium"`` let
+    them use TF32 on CUDA (as ``backends.cuda.matmul.allow_tf32 = True``)."""
+    if precision not in ("highest", "high", "medium"):
+        raise RuntimeError(f"Invalid precision {precision!r}: expected 'highest', 'high' or "
+                           "'medium'")
+    from . import backends
+    backends.cuda.matmul.allow_tf32 = precision != "highest"
+    _MATMUL_PRECISION[0] = precision
+
+
+_MATMUL_PRECISION = ["highest"]
+
+
+def get_float32_matmul_precision() -> str:
+    from .cuda import blas
+    if blas.ALLOW_TF32[0] and _MATMUL_PRECISION[0] == "highest":
+        return "high"  # allow_tf32 was set directly, as torch reports it
+    return _MATMUL_PRECISION[0] if blas.ALLOW_TF32[0] else "highest"
+
+
 def __getattr__(name: str):
     # Lazily import the heavier subpackages so `import ember` stays fast.
     import importlib

@@ -101,7 +101,7 @@ def _fmt_array(arr, fmt, indent, summarize, edge, width):
 
 
 def tensor_repr(t, prefix: str = "tensor(") -> str:
-    arr = t._data if isinstance(t._data, np.ndarray) else t._data.get()
+    arr = _dt.host_array(t._data)
     dtype = t._dtype
     suffix = []
     if t._device.type != "cpu":

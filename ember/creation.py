@@ -60,10 +60,12 @@ def _finish(arr, dtype, device, requires_grad=False):
     dev = _device_or_default(device)
     if dtype is _dt.bfloat16:
         arr = _dt.round_bf16(arr.astype(np.float32))
-    if dev.type != "cpu":
+    if dev.type != "cpu" and isinstance(arr, np.ndarray):
         xp = get_xp(dev)
         with xp.cuda.Device(dev.index or 0):
             arr = xp.asarray(arr)
+        if dtype is _dt.bfloat16:
+            arr = _dt.round_bf16(arr)  # native bfloat16 on CUDA
     t = make_tensor(arr, dtype, dev)
     if requires_grad:
         t.requires_grad = True
@@ -177,6 +179,8 @@ def _filled(size, value, dtype, device, requires_grad):
     if dev.type != "cpu":
         with xp.cuda.Device(dev.index or 0):
             arr = xp.full(size, value, dtype=dtype.np)
+            if dtype is _dt.bfloat16:
+                arr = _dt.round_bf16(arr)
     else:
         arr = np.full(size, value, dtype=dtype.np)
     t = make_tensor(arr, dtype, dev)
@@ -255,11 +259,21 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     if (end - start) / step < 0:
         raise RuntimeError("upper bound and larger bound inconsistent with step sign")
     n = max(int(math.ceil((end - start) / step)), 0)
-    if dtype.is_floating_point:
-        arr = (start + np.arange(n, dtype=np.float64) * step).astype(dtype.np)
-    else:
-        arr = np.arange(start, start + n * step, step, dtype=np.int64)[:n].astype(dtype.np)
-    return _finish(arr, dtype, device, requires_grad)
+    dev = _device_or_default(device)
+    # Made where it lives: a host-to-device copy is not allowed inside a CUDA-graph capture.
+    xp = get_xp(dev)
+    with _on(xp, dev):
+        if dtype.is_floating_point:
+            arr = (start + xp.arange(n, dtype=np.float64) * step).astype(dtype.np)
+        else:
+            arr = xp.arange(start, start + n * step, step, dtype=np.int64)[:n].astype(dtype.np)
+    return _finish(arr, dtype, dev, requires_grad)
+
+
+def _on(xp, dev):
+    """The CUDA device context for ``dev`` (a no-op context on the CPU)."""
+    import contextlib
+    return xp.cuda.Device(dev.index or 0) if dev.type != "cpu" else contextlib.nullcontext()
 
 
 def range_(start, end, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -303,8 +317,11 @@ def logspace(start, end, steps, base=10.0, dtype=None, device=None,
 def eye(n, m=None, dtype=None, device=None, requires_grad=False, out=None,
         layout=None) -> Tensor:
     dtype = dtype or _dt.get_default_dtype()
-    return _finish(np.eye(n, n if m is None else m, dtype=dtype.np), dtype, device,
-                   requires_grad)
+    dev = _device_or_default(device)
+    xp = get_xp(dev)
+    with _on(xp, dev):
+        arr = xp.eye(n, n if m is None else m, dtype=dtype.np)
+    return _finish(arr, dtype, dev, requires_grad)
 
 
 # ---------------------------------------------------------------------------- random

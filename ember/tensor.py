@@ -220,7 +220,7 @@ class Tensor:
             if not force:
                 raise TypeError(f"can't convert {self._device} device type tensor to numpy. "
                                 "Use Tensor.cpu() to copy the tensor to host memory first.")
-            return self._data.get()
+            return _dt.host_array(self._data)
         if _reg.TRACER is not None:
             _reg.TRACER.read(self, "numpy")
         if self._dtype is _dt.bfloat16:
@@ -484,7 +484,7 @@ def _device_of(arr) -> device:
 
 
 def _host(arr):
-    return arr if isinstance(arr, np.ndarray) else arr.get()
+    return _dt.host_array(arr)
 
 
 def _rebuild(arr, dtype_name, dev, rg):
@@ -540,7 +540,7 @@ class _ToDevice(_reg.Primitive):
     def forward(self, a, dev):
         self.src = _device_of(a)
         if dev.type == "cpu":
-            return a.get()
+            return _dt.host_array(a)
         xp = get_xp(dev)
         with xp.cuda.Device(dev.index or 0):
             return xp.asarray(a)
@@ -556,6 +556,8 @@ class _ToDevice(_reg.Primitive):
         ctx = object.__new__(cls)
         arr = ctx.forward(t._data, dev)
         d = t._dtype
+        if d is _dt.bfloat16 and dev.type != "cpu":
+            arr = _dt.round_bf16(arr)  # float32 host storage -> native bfloat16 on CUDA
         out = make_tensor(arr, d, dev)
         if t._rg and GRAD_MODE.enabled:
             ctx.next_edges = (_reg._edge(t), None)

@@ -1,8 +1,11 @@
 """ember dtypes and torch's type-promotion rules.
 
-bfloat16 has no NumPy dtype, so bfloat16 tensors keep their values in float32 arrays that are
-rounded to bfloat16 precision (round-to-nearest-even) after every op; the Tensor's `dtype` says
-bfloat16 while the array says float32.
+bfloat16 has no NumPy dtype. On the CPU bfloat16 tensors keep their values in float32 arrays that
+are rounded to bfloat16 precision (round-to-nearest-even) after every op; the Tensor's `dtype`
+says bfloat16 while the array says float32 (NumPy computes with ml_dtypes' bfloat16 element by
+element, many times slower). On CUDA, where halving the bytes moved is the point of bfloat16,
+they are native 2-byte CuPy arrays of ``ml_dtypes.bfloat16`` when ml_dtypes is installed
+(``bf16_storage()``), and float32 arrays as on the CPU otherwise.
 """
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ import numpy as np
 
 __all__ = ["dtype", "float16", "float32", "float64", "bfloat16", "int8", "int16", "int32", "int64",
            "uint8", "bool_", "from_numpy_dtype", "promote_types", "result_type_scalar",
-           "get_default_dtype", "set_default_dtype", "round_bf16", "to_dtype_array"]
+           "get_default_dtype", "set_default_dtype", "round_bf16", "to_dtype_array",
+           "bf16_storage", "is_bf16_array", "host_array"]
 
 # Category order used by torch's promotion: bool < integral < floating < complex.
 _BOOL, _INT, _FLOAT, _COMPLEX = 0, 1, 2, 3
@@ -69,8 +73,24 @@ def _dtype_by_name(name: str) -> dtype:
     return _BY_NAME[name]
 
 
+_BF16_NP: list = []
+
+
+def bf16_storage():
+    """The NumPy dtype of native bfloat16 arrays (``ml_dtypes.bfloat16``), or None without
+    ml_dtypes. Imported on first use: the CPU never needs it."""
+    if not _BF16_NP:
+        try:
+            import ml_dtypes
+            _BF16_NP.append(np.dtype(ml_dtypes.bfloat16))
+        except ImportError:
+            _BF16_NP.append(None)
+    return _BF16_NP[0]
+
+
 def from_numpy_dtype(np_dtype) -> dtype:
-    """The ember dtype of a NumPy dtype (float32 arrays map to float32, never bfloat16)."""
+    """The ember dtype of a NumPy dtype (float32 arrays map to float32, never bfloat16;
+    ml_dtypes' bfloat16 maps to bfloat16)."""
     try:
         return _BY_NP[np_dtype]
     except KeyError:
@@ -78,6 +98,9 @@ def from_numpy_dtype(np_dtype) -> dtype:
     nd = np.dtype(np_dtype)
     if nd in _BY_NP:
         return _BY_NP[nd]
+    if nd.name == "bfloat16" and nd.itemsize == 2:
+        _BY_NP[nd] = bfloat16
+        return bfloat16
     if nd.kind == "U" or nd.kind == "O" or nd.kind == "S":
         raise TypeError(f"can't convert np.ndarray of type {nd}. The only supported types are: "
                         "float64, float32, float16, complex64, complex128, int64, int32, int16, "
@@ -163,9 +186,24 @@ def complex_of(d: dtype) -> dtype:
     return complex128 if d is float64 else complex64
 
 
+def is_bf16_array(arr) -> bool:
+    """True for a native bfloat16 array (ml_dtypes storage)."""
+    return arr.dtype.itemsize == 2 and arr.dtype.name == "bfloat16"
+
+
 def round_bf16(arr):
-    """Round a float32 array to the nearest bfloat16 value (ties to even), kept as float32."""
+    """An array in bfloat16 storage holding ``arr``'s values rounded to the nearest bfloat16
+    (ties to even): a native bfloat16 CuPy array on CUDA (``arr`` itself if it is one already),
+    a float32 array elsewhere."""
+    if is_bf16_array(arr):
+        if type(arr).__module__.startswith("cupy"):
+            return arr
+        return arr.astype(np.float32)  # a NumPy ml_dtypes array: CPU storage is float32
     xp = _xp_of(arr)
+    if xp is not np:
+        native = bf16_storage()
+        if native is not None:
+            return arr.astype(native)
     # reshape: ascontiguousarray turns a 0-d array into shape (1,).
     a = xp.ascontiguousarray(arr, dtype=xp.float32).reshape(xp.shape(arr))
     bits = a.view(xp.uint32)
@@ -176,6 +214,16 @@ def round_bf16(arr):
     if nan.any():
         out = xp.where(nan, a, out)
     return out
+
+
+def host_array(arr) -> np.ndarray:
+    """A NumPy copy of a device array (or ``arr`` itself if it is on the host already), with
+    native bfloat16 widened to the float32 that CPU bfloat16 tensors are stored in."""
+    if not isinstance(arr, np.ndarray):
+        arr = arr.get()
+    if is_bf16_array(arr):
+        arr = arr.astype(np.float32)
+    return arr
 
 
 def _xp_of(arr):

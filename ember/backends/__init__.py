@@ -1,11 +1,10 @@
 """``torch.backends``: flags accepted for compatibility (cudnn.benchmark, cuda.matmul.allow_tf32).
 
-``cuda.matmul.allow_tf32 = True`` switches CuPy's float32 matmuls to TF32 (CUPY_TF32) where CuPy
-is in use; the cudnn flags are recorded but ember's convolutions do not read them.
+``cuda.matmul.allow_tf32 = True`` makes float32 matrix products on CUDA use TF32 tensor cores
+(ember.cuda.blas picks cuBLAS's TF32 compute type); the cudnn flags are recorded but ember's convolutions do not read them.
 """
 from __future__ import annotations
 
-import os
 import types
 
 
@@ -20,14 +19,28 @@ class _Matmul:
     @allow_tf32.setter
     def allow_tf32(self, value: bool) -> None:
         self._tf32 = bool(value)
-        os.environ["CUPY_TF32"] = "1" if value else "0"
+        from ..cuda import blas  # no CuPy import: the flag is read at each product
+        blas.ALLOW_TF32[0] = self._tf32
 
     allow_fp16_reduced_precision_reduction = True
     allow_bf16_reduced_precision_reduction = True
 
 
+def _cudnn_available() -> bool:
+    from ..cuda import cudnn as _dnn  # imports neither CuPy nor cuDNN until asked
+    return _dnn.available()
+
+
+def _cudnn_version():
+    from ..cuda import cudnn as _dnn
+    return _dnn.version() if _dnn.available() else None
+
+
+# ember.cuda.cudnn reads enabled (False: im2col + cuBLAS convolutions and composite attention),
+# allow_tf32 (float32 convolutions on TF32 tensor cores) and deterministic at each call.
 cudnn = types.SimpleNamespace(benchmark=False, deterministic=False, enabled=True,
-                              allow_tf32=True, is_available=lambda: False)
+                              allow_tf32=True, is_available=_cudnn_available,
+                              version=_cudnn_version)
 cuda = types.SimpleNamespace(matmul=_Matmul(), is_built=lambda: True)
 mps = types.SimpleNamespace(is_available=lambda: False, is_built=lambda: False)
 mkldnn = types.SimpleNamespace(is_available=lambda: False, enabled=False)

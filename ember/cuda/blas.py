@@ -1,22 +1,16 @@
-"""Matrix products on CUDA that work inside a CUDA-graph capture.
+"""Matrix products on CUDA, through libcublas called with ctypes on CuPy's handle.
 
 CuPy refuses cuBLAS calls while a stream is capturing (every one of its cuBLAS bindings re-sets
 the handle's stream first, and that step is checked), although cuBLAS itself records GEMMs into
-graphs fine. So during a capture ember calls libcublas's GEMM through ctypes, on CuPy's handle,
-whose stream was set to the capturing stream before the capture began
-(``bind_capture_stream``). Outside captures CuPy's own ``matmul`` is used.
+graphs fine; CuPy 14's batched float16/bfloat16 product upcasts or fails; and a Linear's
+``x @ W.T`` should read the weight transposed in place. So every floating-point product is one
+``cublasGemmStridedBatchedEx`` call of ember's own (``matmul``), in and out of captures.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..backend.device import CAPTURING
 from . import _cupy
-
-_ONE = {np.dtype(np.float32): np.ones(1, np.float32), np.dtype(np.float64): np.ones(1, np.float64)}
-_ZERO = {np.dtype(np.float32): np.zeros(1, np.float32),
-         np.dtype(np.float64): np.zeros(1, np.float64)}
-
 
 _LIB = []
 
@@ -33,13 +27,6 @@ def _libcublas():
                     path = line.split()[-1]
                     break
         lib = ctypes.CDLL(path or "libcublas.so")
-        for name in ("cublasSgemm_v2", "cublasDgemm_v2"):
-            fn = getattr(lib, name)
-            fn.restype = ctypes.c_int
-            fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-                           ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
-                           ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p,
-                           ctypes.c_void_p, ctypes.c_int]
         fn = lib.cublasGemmStridedBatchedEx
         fn.restype = ctypes.c_int
         ll = ctypes.c_longlong
@@ -62,17 +49,30 @@ def bind_capture_stream(stream) -> None:
         raise RuntimeError(f"cublasSetStream failed with status {status}")
 
 
+# cudaDataType_t and cublasComputeType_t values (cuBLAS's library_types.h / cublas_api.h).
+_CUDA_TYPE = {"float32": 0, "float64": 1, "float16": 2, "bfloat16": 14}
+_COMPUTE_32F, _COMPUTE_32F_FAST_TF32, _COMPUTE_64F = 68, 77, 70
+_CUBLAS_GEMM_DEFAULT = -1
+_OP_N, _OP_T = 0, 1  # cublasOperation_t
+_F32_ONE = np.ones(1, np.float32)
+_F32_ZERO = np.zeros(1, np.float32)
+_F64_ONE = np.ones(1, np.float64)
+_F64_ZERO = np.zeros(1, np.float64)
+# torch.backends.cuda.matmul.allow_tf32 (ember.backends writes it).
+ALLOW_TF32 = [False]
+
+
 def matmul(a, b):
-    """``a @ b`` for CuPy arrays; a direct cuBLAS GEMM while a graph is being captured, and for
-    batched float16 products (CuPy 14's own upcasts or fails there)."""
-    if a.dtype == np.float16 and b.dtype == np.float16 and (a.ndim > 2 or b.ndim > 2) \
-            and a.ndim >= 2 and b.ndim >= 2:
-        return _half_batched(_cupy(), a, b)
-    if CAPTURING[0] == 0 or a.dtype not in _ONE or a.dtype != b.dtype:
+    """``a @ b`` for CuPy arrays, with torch.matmul's 1-D and broadcast-batch cases.
+
+    Floating-point products go straight to cublasGemmStridedBatchedEx through ctypes: that works
+    inside a CUDA-graph capture (CuPy's own cuBLAS calls refuse to), reads transposed operands
+    in place (a Linear's ``x @ W.T`` copies nothing), accumulates float16/bfloat16 in float32
+    (CuPy 14's batched half product upcasts or fails), and obeys ``allow_tf32``.
+    """
+    name = a.dtype.name
+    if name not in _CUDA_TYPE or b.dtype != a.dtype:
         return a @ b
-    cp = _cupy()
-    if a.ndim == 2 and b.ndim == 2:
-        return _gemm(cp, a, b)
     if a.ndim == 1 or b.ndim == 1:
         a2 = a.reshape(1, -1) if a.ndim == 1 else a
         b2 = b.reshape(-1, 1) if b.ndim == 1 else b
@@ -82,88 +82,70 @@ def matmul(a, b):
         if b.ndim == 1:
             out = out.reshape(out.shape[:-1])
         return out
-    # Batched: broadcast the batch dims, then one GEMM per matrix (recorded once, replayed fast).
+    cp = _cupy()
+    m, k = a.shape[-2:]
+    kb, n = b.shape[-2:]
+    if kb != k:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not line up")
+    if b.ndim == 2 and a.ndim > 2 and a.flags.c_contiguous:
+        # (..., m, k) @ (k, n): one GEMM with the batch folded into the rows.
+        out = _gemm(cp, a.reshape(1, -1, k), b.reshape(1, k, n))
+        return out.reshape(a.shape[:-1] + (n,))
     batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    a3 = cp.broadcast_to(a, batch + a.shape[-2:]).reshape((-1,) + a.shape[-2:])
-    b3 = cp.broadcast_to(b, batch + b.shape[-2:]).reshape((-1,) + b.shape[-2:])
-    out = cp.empty((a3.shape[0], a.shape[-2], b.shape[-1]), dtype=a.dtype)
-    for i in range(a3.shape[0]):
-        _gemm(cp, a3[i], b3[i], out[i])
-    return out.reshape(batch + (a.shape[-2], b.shape[-1]))
+    count = int(np.prod(batch)) if batch else 1
+    a3 = cp.broadcast_to(a, batch + (m, k)).reshape(count, m, k)
+    b3 = cp.broadcast_to(b, batch + (k, n)).reshape(count, k, n)
+    return _gemm(cp, a3, b3).reshape(batch + (m, n))
 
 
-def _operand(cp, x):
-    """(array, transposed?) with the array C- or F-contiguous."""
-    if x.flags.c_contiguous:
-        return x, False
-    if x.flags.f_contiguous:
-        return x, True
-    return cp.ascontiguousarray(x), False
+def _layout(cp, x):
+    """(array, cublasOperation, leading dim, batch stride) that let cuBLAS read the
+    (count, rows, cols) array ``x`` in place: row-major and column-major matrices with any
+    leading dimension and one batch stride; anything else is copied first."""
+    it = x.itemsize
+    count, r, c = x.shape
+    s0, s1, s2 = (st // it for st in x.strides)
+    if count == 1:
+        s0 = 0
+    if s0 >= 0 and all(st % it == 0 for st in x.strides):
+        if s2 == 1 and (r == 1 or s1 >= c):
+            return x, _OP_N, (s1 if r > 1 else c) or 1, s0
+        if s1 == 1 and (c == 1 or s2 >= r):
+            return x, _OP_T, (s2 if c > 1 else r) or 1, s0
+    x = cp.ascontiguousarray(x)
+    return x, _OP_N, c or 1, (r * c if count > 1 else 0)
 
 
-_OP_N, _OP_T = 0, 1  # cublasOperation_t
-
-
-def _gemm(cp, a, b, out=None):
-    m, k = a.shape
-    n = b.shape[1]
-    if out is None:
-        out = cp.empty((m, n), dtype=a.dtype)
-    if m == 0 or n == 0:
+def _gemm(cp, a, b):
+    """(count, m, k) @ (count, k, n) -> new (count, m, n) C-contiguous array."""
+    count, m, k = a.shape
+    n = b.shape[2]
+    out = cp.empty((count, m, n), dtype=a.dtype)
+    if count == 0 or m == 0 or n == 0:
         return out
     if k == 0:
         out.fill(0)
         return out
-    a, a_f = _operand(cp, a)
-    b, b_f = _operand(cp, b)
-    # Row-major C = A @ B is column-major C^T = B^T @ A^T: pass B first.
-    op_b = _OP_T if b_f else _OP_N
-    op_a = _OP_T if a_f else _OP_N
-    ldb = k if b_f else n
-    lda = m if a_f else k
-    handle = cp.cuda.device.get_cublas_handle()
+    a, op_a, lda, sa = _layout(cp, a)
+    b, op_b, ldb, sb = _layout(cp, b)
+    dt = _CUDA_TYPE[a.dtype.name]
+    if dt == 1:
+        compute, one, zero = _COMPUTE_64F, _F64_ONE, _F64_ZERO
+    else:
+        compute = _COMPUTE_32F_FAST_TF32 if dt == 0 and ALLOW_TF32[0] else _COMPUTE_32F
+        one, zero = _F32_ONE, _F32_ZERO
     lib = _libcublas()
-    fn = lib.cublasSgemm_v2 if a.dtype == np.float32 else lib.cublasDgemm_v2
-    one, zero = _ONE[a.dtype], _ZERO[a.dtype]
-    status = fn(handle, op_b, op_a, n, m, k, one.ctypes.data, b.data.ptr, ldb, a.data.ptr, lda,
-                zero.ctypes.data, out.data.ptr, n)
+    handle = cp.cuda.device.get_cublas_handle()
+    # CuPy sets the handle's stream per call of its own; ours must follow the current stream
+    # (inside a capture that is the capturing stream).
+    lib.cublasSetStream_v2(handle, cp.cuda.get_current_stream().ptr)
+    # Row-major C = A @ B is column-major C^T = B^T @ A^T: pass B first.
+    status = lib.cublasGemmStridedBatchedEx(
+        handle, op_b, op_a, n, m, k, one.ctypes.data,
+        b.data.ptr, dt, ldb, sb, a.data.ptr, dt, lda, sa,
+        zero.ctypes.data, out.data.ptr, dt, n, m * n, count,
+        compute, _CUBLAS_GEMM_DEFAULT)
     if status != 0:
-        raise RuntimeError(f"cuBLAS GEMM failed with status {status}")
+        raise RuntimeError(f"cublasGemmStridedBatchedEx failed with status {status} "
+                           f"(shapes {a.shape} and {b.shape}, {a.dtype})")
     return out
-
-
-_CUDA_R_16F = 2
-_CUBLAS_COMPUTE_32F = 68
-_CUBLAS_GEMM_DEFAULT = -1
-_F32_ONE = np.ones(1, np.float32)
-_F32_ZERO = np.zeros(1, np.float32)
-
-
-def _half_batched(cp, a, b):
-    """float16 batched ``a @ b`` with float32 accumulation: one cublasGemmStridedBatchedEx."""
-    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    m, k = a.shape[-2:]
-    n = b.shape[-1]
-    if b.shape[-2] != k:
-        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not line up")
-    count = int(np.prod(batch)) if batch else 1
-    a3 = cp.ascontiguousarray(cp.broadcast_to(a, batch + (m, k))).reshape(count, m, k)
-    b3 = cp.ascontiguousarray(cp.broadcast_to(b, batch + (k, n))).reshape(count, k, n)
-    out = cp.empty((count, m, n), dtype=np.float16)
-    if count and m and n:
-        if k == 0:
-            out.fill(0)
-        else:
-            lib = _libcublas()
-            handle = cp.cuda.device.get_cublas_handle()
-            # CuPy sets the handle's stream per call; ours must follow the current stream too.
-            lib.cublasSetStream_v2(handle, cp.cuda.get_current_stream().ptr)
-            # Row-major C = A @ B is column-major C^T = B^T @ A^T: pass B first.
-            status = lib.cublasGemmStridedBatchedEx(
-                handle, _OP_N, _OP_N, n, m, k, _F32_ONE.ctypes.data,
-                b3.data.ptr, _CUDA_R_16F, n, k * n, a3.data.ptr, _CUDA_R_16F, k, m * k,
-                _F32_ZERO.ctypes.data, out.data.ptr, _CUDA_R_16F, n, m * n, count,
-                _CUBLAS_COMPUTE_32F, _CUBLAS_GEMM_DEFAULT)
-            if status != 0:
-                raise RuntimeError(f"cublasGemmStridedBatchedEx failed with status {status}")
-    return out.reshape(batch + (m, n))

@@ -545,7 +545,7 @@ def _check_guard(node: Node, env: dict) -> None:
     expected = node.kwargs["value"]
     arr = t._data
     if hasattr(arr, "get"):
-        arr = arr.get()
+        arr = _dt.host_array(arr)
     if kind == "bool":
         got = bool(np.asarray(arr).reshape(-1)[0])
     elif kind == "item":

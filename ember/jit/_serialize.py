@@ -27,7 +27,7 @@ class _Writer:
 
     def array(self, arr: np.ndarray, name: str = "") -> str:
         if hasattr(arr, "get"):
-            arr = arr.get()
+            arr = _dt.host_array(arr)
         arr = np.ascontiguousarray(arr)
         if arr.dtype == object:
             raise RuntimeError("ember.jit.save: object arrays cannot be saved")

@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 
+from ..backend import dtypes as _dt
 from ..ops import registry as _reg
 from ..tensor import Tensor
 from ._ir import DataRef, Graph, Node, Value
@@ -188,7 +189,7 @@ class Tracer:
             return
         arr = t._data
         if hasattr(arr, "get"):
-            arr = arr.get()
+            arr = _dt.host_array(arr)
         arr = np.asarray(arr)
         if kind == "bool":
             value = bool(arr.reshape(-1)[0])

@@ -51,6 +51,12 @@ class _Reduce(Primitive):
 _DIM_OVERLOAD = {"sum": "SumBackward1", "mean": "MeanBackward1"}
 
 
+def _half(a) -> bool:
+    """float16, or native bfloat16 (CUDA): reduce in float32, as torch does (CuPy would
+    accumulate bfloat16 in bfloat16)."""
+    return a.dtype.itemsize == 2 and (a.dtype == np.float16 or _dt.is_bf16_array(a))
+
+
 @register("sum")
 class Sum(_Reduce):
     def forward(self, a, dim=None, keepdim=False, dtype=None):
@@ -61,8 +67,8 @@ class Sum(_Reduce):
         if a.dtype.kind in "biu":
             self.out_dtype = _dt.int64
             return a.sum(axis=ax, keepdims=keepdim, dtype=np.int64)
-        if a.dtype == np.float16:
-            return a.sum(axis=ax, keepdims=keepdim, dtype=np.float32).astype(np.float16)
+        if _half(a):
+            return a.sum(axis=ax, keepdims=keepdim, dtype=np.float32).astype(a.dtype)
         return a.sum(axis=ax, keepdims=keepdim)
 
     def backward(self, g):
@@ -77,8 +83,8 @@ class Mean(_Reduce):
         for d in self.dims:
             n *= a.shape[d] if a.ndim else 1
         self.n = n
-        if a.dtype == np.float16:
-            return a.mean(axis=ax, keepdims=keepdim, dtype=np.float32).astype(np.float16)
+        if _half(a):
+            return a.mean(axis=ax, keepdims=keepdim, dtype=np.float32).astype(a.dtype)
         return a.mean(axis=ax, keepdims=keepdim)
 
     def backward(self, g):
@@ -273,6 +279,9 @@ class Var(_Reduce):
         self.n = n
         self.correction = correction
         self.save_for_backward(a)
+        if _half(a):
+            return a.astype(np.float32).var(axis=ax, ddof=correction,
+                                            keepdims=keepdim).astype(a.dtype)
         return a.var(axis=ax, ddof=correction, keepdims=keepdim)
 
     def backward(self, g):
@@ -294,7 +303,10 @@ class Norm(_Reduce):
         if p == float("inf"):
             out = absa.max(axis=ax, keepdims=keepdim)
         elif p == 2:
-            out = xp.sqrt((absa * absa).sum(axis=ax, keepdims=keepdim))
+            out = xp.sqrt((absa * absa).sum(axis=ax, keepdims=keepdim,
+                                            dtype=np.float32 if _half(a) else None))
+            if _half(a):
+                out = out.astype(a.dtype)
         elif p == 1:
             out = absa.sum(axis=ax, keepdims=keepdim)
         elif p == 0:
@@ -332,7 +344,10 @@ class LogSumExp(_Reduce):
         m = a.max(axis=ax, keepdims=True) if a.size else xp.zeros(
             _keep_shape(a.shape, self.dims), a.dtype)
         m = xp.where(xp.isfinite(m), m, 0)
-        out = xp.log(xp.exp(a - m).sum(axis=ax, keepdims=True)) + m
+        acc = np.float32 if _half(a) else None
+        out = xp.log(xp.exp(a - m).sum(axis=ax, keepdims=True, dtype=acc)) + m
+        if acc is not None:
+            out = out.astype(a.dtype)
         if not keepdim:
             out = out.reshape(tuple(s for i, s in enumerate(a.shape) if i not in self.dims))
         self.save_for_backward(a, out)
@@ -353,6 +368,8 @@ class Cumsum(Primitive):
         if a.dtype.kind in "biu":
             self.out_dtype = _dt.int64
             return self.xp.cumsum(a, axis=self.dim, dtype=np.int64)
+        if _half(a):
+            return self.xp.cumsum(a, axis=self.dim, dtype=np.float32).astype(a.dtype)
         return self.xp.cumsum(a, axis=self.dim)
 
     def backward(self, g):

@@ -358,7 +358,7 @@ class Primitive(Node):
                 d = _dt.from_numpy_dtype(out.dtype)
             if low_prec is not None and d is _F32:
                 d = low_prec
-        elif out.dtype != d.np:
+        elif out.dtype != d.np and d is not _BF16:
             out = out.astype(d.np)
         if d is _BF16 and not ctx.is_view:
             # A view of a bfloat16 tensor holds rounded values already; rounding would copy.
@@ -401,7 +401,7 @@ def _wrap(ctx, arr, dev, low_prec):
         d = _dt.from_numpy_dtype(arr.dtype)
         if low_prec is not None and d is _dt.float32:
             d = low_prec
-    elif arr.dtype != d.np:
+    elif arr.dtype != d.np and d is not _dt.bfloat16:
         arr = arr.astype(d.np)
     # A view of a bfloat16 tensor holds already-rounded values; rounding again would copy it
     # and cut it off from its base.

@@ -169,7 +169,7 @@ class TorchPickler(pickle._Pickler):
         arr = t._data
         location = "cpu" if t._device.type == "cpu" else str(t._device)
         if not isinstance(arr, np.ndarray):
-            arr = arr.get()  # CUDA: host copy; its location still says cuda
+            arr = _dt.host_array(arr)  # CUDA: host copy; its location still says cuda
             if t._device.index is None:
                 location = "cuda:0"
         entry, offset, stride = self._storage_of(arr, d, location)
