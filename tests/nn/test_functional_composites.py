@@ -1,12 +1,13 @@
 """Composite nn.functional ops and losses against torch, through the oracle helper."""
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
 import pytest
 
-from oracle import Case, check
+from oracle import DEVICE, Case, check, dev_tensor
 
 
 def F(lib):
@@ -97,13 +98,18 @@ def test_loss_errors_match_torch():
     import torch
     import ember
     for lib in (torch, ember):
+        # ember's inputs on the device under test.
+        if lib is torch:
+            zeros, tensor = torch.zeros, torch.tensor
+        else:
+            zeros, tensor = functools.partial(ember.zeros, device=DEVICE), dev_tensor
         with pytest.raises(ValueError, match="Expected input batch_size"):
-            F(lib).cross_entropy(lib.zeros(3, 4), lib.tensor([0, 1]))
+            F(lib).cross_entropy(zeros(3, 4), tensor([0, 1]))
         with pytest.raises(IndexError, match="out of bounds"):
-            F(lib).cross_entropy(lib.zeros(2, 4), lib.tensor([0, 7]))
+            F(lib).cross_entropy(zeros(2, 4), tensor([0, 7]))
         with pytest.raises(ValueError):
-            F(lib).binary_cross_entropy(lib.zeros(3).sigmoid(), lib.zeros(2, 3))
+            F(lib).binary_cross_entropy(zeros(3).sigmoid(), zeros(2, 3))
         with pytest.raises(RuntimeError):
-            F(lib).linear(lib.zeros(2, 3), lib.zeros(4, 5))
+            F(lib).linear(zeros(2, 3), zeros(4, 5))
         with pytest.raises(RuntimeError):
-            F(lib).conv2d(lib.zeros(1, 3, 5, 5), lib.zeros(2, 4, 3, 3))
+            F(lib).conv2d(zeros(1, 3, 5, 5), zeros(2, 4, 3, 3))

@@ -10,10 +10,11 @@ import torch
 import ember
 import ember.nn as enn
 from ember.nn import init
+from oracle import DEVICE, to_numpy
 
 
 def _stats(t):
-    a = t.detach().numpy().astype(np.float64).ravel()
+    a = to_numpy(t).astype(np.float64).ravel()
     return a.min(), a.max(), a.mean(), a.std()
 
 
@@ -26,8 +27,10 @@ def test_calculate_gain(name, param):
 
 
 def test_init_distributions():
+    def empty(*shape):
+        return ember.empty(*shape, device=DEVICE)
     ember.manual_seed(0)
-    w = ember.empty(400, 300)
+    w = ember.empty(400, 300, device=DEVICE)
     lo, hi, mean, std = _stats(init.xavier_uniform_(w, gain=2.0))
     a = 2.0 * math.sqrt(6.0 / 700)
     assert -a <= lo and hi <= a and abs(std - a / math.sqrt(3)) < 0.01 * a
@@ -39,36 +42,36 @@ def test_init_distributions():
     assert -1 / math.sqrt(300) <= lo and hi <= 1 / math.sqrt(300)
     lo, hi, _, _ = _stats(init.trunc_normal_(w, std=2.0, a=-1.0, b=3.0))
     assert lo >= -1.0 and hi <= 3.0
-    q = init.orthogonal_(ember.empty(30, 50), gain=1.5).numpy()
+    q = to_numpy(init.orthogonal_(ember.empty(30, 50, device=DEVICE), gain=1.5))
     np.testing.assert_allclose(q @ q.T, 2.25 * np.eye(30), atol=1e-4)
-    assert np.array_equal(init.eye_(ember.empty(3, 4)).numpy(), np.eye(3, 4))
-    assert np.all(init.constant_(ember.empty(3), 0.5).numpy() == 0.5)
-    assert np.all(init.ones_(ember.empty(2)).numpy() == 1)
-    d = init.dirac_(ember.empty(4, 2, 3, 3)).numpy()
+    assert np.array_equal(to_numpy(init.eye_(empty(3, 4))), np.eye(3, 4))
+    assert np.all(to_numpy(init.constant_(empty(3), 0.5)) == 0.5)
+    assert np.all(to_numpy(init.ones_(empty(2))) == 1)
+    d = to_numpy(init.dirac_(empty(4, 2, 3, 3)))
     td = torch.nn.init.dirac_(torch.empty(4, 2, 3, 3)).numpy()
     assert np.array_equal(d, td)
     with pytest.raises(ValueError, match="fewer than 2 dimensions"):
-        init.xavier_uniform_(ember.empty(3))
+        init.xavier_uniform_(empty(3))
 
 
 def test_default_layer_init_statistics():
     ember.manual_seed(0)
-    lin = enn.Linear(500, 400)
+    lin = enn.Linear(500, 400, device=DEVICE)
     bound = 1 / math.sqrt(500)
     lo, hi, mean, std = _stats(lin.weight)
     assert -bound <= lo and hi <= bound and abs(std - bound / math.sqrt(3)) < 0.02 * bound
     lo, hi, _, _ = _stats(lin.bias)
     assert -bound <= lo and hi <= bound and hi > 0.9 * bound
-    conv = enn.Conv2d(16, 32, 3)
+    conv = enn.Conv2d(16, 32, 3, device=DEVICE)
     bound = 1 / math.sqrt(16 * 9)
     lo, hi, _, std = _stats(conv.weight)
     assert -bound <= lo and hi <= bound and abs(std - bound / math.sqrt(3)) < 0.05 * bound
-    _, _, mean, std = _stats(enn.Embedding(1000, 50).weight)
+    _, _, mean, std = _stats(enn.Embedding(1000, 50, device=DEVICE).weight)
     assert abs(mean) < 0.02 and abs(std - 1) < 0.02
-    bn = enn.BatchNorm2d(4)
-    assert np.all(bn.weight.detach().numpy() == 1) and np.all(bn.bias.detach().numpy() == 0)
-    assert np.all(enn.PReLU().weight.detach().numpy() == 0.25)
-    assert not enn.Embedding(5, 2, padding_idx=1).weight.detach().numpy()[1].any()
+    bn = enn.BatchNorm2d(4, device=DEVICE)
+    assert np.all(to_numpy(bn.weight) == 1) and np.all(to_numpy(bn.bias) == 0)
+    assert np.all(to_numpy(enn.PReLU(device=DEVICE).weight) == 0.25)
+    assert not to_numpy(enn.Embedding(5, 2, padding_idx=1, device=DEVICE).weight)[1].any()
 
 
 def test_clip_grad_and_vector_conversion():
@@ -76,16 +79,18 @@ def test_clip_grad_and_vector_conversion():
     grads = [rng.standard_normal(s).astype(np.float32) for s in ((3, 4), (5,))]
     res = {}
     for lib, nn in ((torch, torch.nn), (ember, enn)):
-        ps = [nn.Parameter(lib.zeros(*g.shape)) for g in grads]
+        # ember's parameters and gradients on the device under test.
+        dev = {} if lib is torch else {"device": DEVICE}
+        ps = [nn.Parameter(lib.zeros(*g.shape, **dev)) for g in grads]
         for p, g in zip(ps, grads):
-            p.grad = lib.tensor(g.copy())
+            p.grad = lib.tensor(g.copy(), **dev)
         n = nn.utils.clip_grad_norm_(ps, 1.5)
         n_inf = nn.utils.clip_grad_norm_(ps, 10.0, norm_type=float("inf"))
         nn.utils.clip_grad_value_(ps, 0.2)
         vec = nn.utils.parameters_to_vector([p.grad for p in ps])
         nn.utils.vector_to_parameters(vec * 2, ps)
-        res[lib.__name__] = (float(n), float(n_inf), vec.numpy().copy(),
-                             [p.detach().numpy().copy() for p in ps])
+        res[lib.__name__] = (float(n), float(n_inf), to_numpy(vec).copy(),
+                             [to_numpy(p).copy() for p in ps])
     t, e = res["torch"], res["ember"]
     assert e[0] == pytest.approx(t[0], rel=1e-5) and e[1] == pytest.approx(t[1], rel=1e-5)
     np.testing.assert_allclose(e[2], t[2], rtol=1e-5)

@@ -13,7 +13,7 @@ import ember.nn as enn
 
 sys.path.insert(0, os.path.dirname(__file__))
 from nn_helpers import copy_weights, run_both  # noqa: E402
-from oracle import assert_close  # noqa: E402
+from oracle import DEVICE, assert_close, dev_tensor, on_device, to_numpy  # noqa: E402
 
 # (constructor expression evaluated with nn = torch.nn / ember.nn, input shapes, tol)
 LAYERS = [
@@ -87,7 +87,7 @@ LAYERS = [
 @pytest.mark.parametrize("expr,shapes", LAYERS, ids=[e for e, _ in LAYERS])
 def test_layer_matches_torch(expr, shapes):
     tmod = eval(expr, {"nn": torch.nn})
-    emod = eval(expr, {"nn": enn})
+    emod = on_device(eval(expr, {"nn": enn}))
     copy_weights(tmod, emod)
     if shapes is None:
         idx = np.array([[0, 3, 6], [2, 0, 1]])
@@ -105,7 +105,7 @@ def test_layer_reprs_match_torch():
 def test_batchnorm_train_eval(cls):
     shape = (8, 3) if cls == "BatchNorm1d" else (4, 3, 5, 5)
     tmod = getattr(torch.nn, cls)(3, momentum=0.2)
-    emod = getattr(enn, cls)(3, momentum=0.2)
+    emod = on_device(getattr(enn, cls)(3, momentum=0.2))
     with torch.no_grad():
         tmod.weight.uniform_(0.5, 1.5)
         tmod.bias.uniform_(-0.5, 0.5)
@@ -113,7 +113,7 @@ def test_batchnorm_train_eval(cls):
     for seed in range(3):
         run_both(tmod, emod, [shape], seed=seed, rtol=1e-4, atol=1e-5)
     for k in ("running_mean", "running_var", "num_batches_tracked"):
-        assert_close(getattr(emod, k).numpy(), getattr(tmod, k).numpy(), 1e-5, 1e-6, k)
+        assert_close(to_numpy(getattr(emod, k)), getattr(tmod, k).numpy(), 1e-5, 1e-6, k)
     tmod.eval()
     emod.eval()
     run_both(tmod, emod, [shape], seed=7, rtol=1e-4, atol=1e-5)
@@ -122,30 +122,31 @@ def test_batchnorm_train_eval(cls):
 
 def test_batchnorm_momentum_none_and_no_stats():
     tmod = torch.nn.BatchNorm1d(4, momentum=None)
-    emod = enn.BatchNorm1d(4, momentum=None)
+    emod = on_device(enn.BatchNorm1d(4, momentum=None))
     for seed in range(3):
         run_both(tmod, emod, [(6, 4)], seed=seed)
-    assert_close(emod.running_var.numpy(), tmod.running_var.numpy(), 1e-5, 1e-6, "var")
+    assert_close(to_numpy(emod.running_var), tmod.running_var.numpy(), 1e-5, 1e-6, "var")
     tmod = torch.nn.BatchNorm2d(2, track_running_stats=False, affine=False).eval()
-    emod = enn.BatchNorm2d(2, track_running_stats=False, affine=False).eval()
+    emod = on_device(enn.BatchNorm2d(2, track_running_stats=False, affine=False).eval())
     run_both(tmod, emod, [(3, 2, 2, 2)])
     assert list(emod.state_dict()) == list(tmod.state_dict())
 
 
 def test_dropout_train_eval():
     ember.manual_seed(0)
-    d = enn.Dropout(0.3)
-    x = ember.ones(200, 100, requires_grad=True)
+    d = on_device(enn.Dropout(0.3))
+    x = ember.ones(200, 100, requires_grad=True, device=DEVICE)
     y = d(x)
     kept = (y != 0).float().mean().item()
     assert abs(kept - 0.7) < 0.02
-    assert np.allclose(y.detach().numpy()[y.detach().numpy() != 0], 1 / 0.7)
+    yn = to_numpy(y)
+    assert np.allclose(yn[yn != 0], 1 / 0.7)
     y.sum().backward()
-    assert np.array_equal(x.grad.numpy(), y.detach().numpy())
+    assert np.array_equal(to_numpy(x.grad), yn)
     d.eval()
     assert d(x) is x
-    d2 = enn.Dropout2d(0.5)
-    z = d2(ember.ones(4, 50, 3, 3)).numpy()
+    d2 = on_device(enn.Dropout2d(0.5))
+    z = to_numpy(d2(ember.ones(4, 50, 3, 3, device=DEVICE)))
     per_channel = z.reshape(4, 50, 9)
     assert np.all((per_channel == 0).all(-1) | (per_channel == 2).all(-1))
     assert repr(d2) == repr(torch.nn.Dropout2d(0.5))
@@ -153,10 +154,10 @@ def test_dropout_train_eval():
 
 def test_embedding_max_norm():
     t = torch.nn.Embedding(6, 4, max_norm=1.0)
-    e = enn.Embedding(6, 4, max_norm=1.0)
+    e = on_device(enn.Embedding(6, 4, max_norm=1.0))
     copy_weights(t, e)
     idx = np.array([1, 3, 3, 5])
     to = t(torch.tensor(idx))
-    eo = e(ember.tensor(idx))
-    assert_close(eo.detach().numpy(), to.detach().numpy(), 1e-5, 1e-6, "out")
-    assert_close(e.weight.detach().numpy(), t.weight.detach().numpy(), 1e-5, 1e-6, "renorm")
+    eo = e(dev_tensor(idx))
+    assert_close(to_numpy(eo), to.detach().numpy(), 1e-5, 1e-6, "out")
+    assert_close(to_numpy(e.weight), t.weight.detach().numpy(), 1e-5, 1e-6, "renorm")

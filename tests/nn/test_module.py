@@ -14,6 +14,7 @@ import ember.nn as enn
 
 sys.path.insert(0, os.path.dirname(__file__))
 from nn_helpers import copy_weights, run_both  # noqa: E402
+from oracle import DEVICE, dev_tensor, on_device, to_numpy  # noqa: E402
 
 
 def build(nn, kind):
@@ -66,22 +67,22 @@ def test_state_dict_keys_order_and_repr(kind):
 
 
 def test_load_from_torch_and_forward_matches():
-    t, e = build(torch.nn, "custom"), build(enn, "custom")
+    t, e = build(torch.nn, "custom"), on_device(build(enn, "custom"))
     copy_weights(t, e)
     idx = np.array([[1, 2, 9], [0, 5, 5]])
     run_both(t, e, [], int_inputs=idx)
     # and back: ember's state_dict loads into torch.
     t2 = build(torch.nn, "custom")
-    t2.load_state_dict({k: torch.tensor(v.numpy()) for k, v in e.state_dict().items()})
+    t2.load_state_dict({k: torch.tensor(to_numpy(v)) for k, v in e.state_dict().items()})
     for k, v in t2.state_dict().items():
         assert np.array_equal(v.numpy(), t.state_dict()[k].numpy()), k
 
 
 def test_load_state_dict_strict_errors_and_incompatible_keys():
-    e = build(enn, "mlp")
+    e = on_device(build(enn, "mlp"))
     sd = e.state_dict()
     sd.pop("1.bias")
-    sd["9.weight"] = ember.zeros(1)
+    sd["9.weight"] = ember.zeros(1, device=DEVICE)
     with pytest.raises(RuntimeError) as info:
         e.load_state_dict(sd)
     msg = str(info.value)
@@ -91,12 +92,13 @@ def test_load_state_dict_strict_errors_and_incompatible_keys():
     res = e.load_state_dict(sd, strict=False)
     assert res.missing_keys == ["1.bias"] and res.unexpected_keys == ["9.weight"]
     t = build(torch.nn, "mlp")
-    tres = t.load_state_dict({k: torch.tensor(v.numpy()) for k, v in sd.items()}, strict=False)
+    tres = t.load_state_dict({k: torch.tensor(to_numpy(v)) for k, v in sd.items()},
+                             strict=False)
     assert tuple(res) == tuple(tres)
     full = e.load_state_dict(e.state_dict())
     assert repr(full) == "<All keys matched successfully>"
     bad = e.state_dict()
-    bad["1.weight"] = ember.zeros(3, 3)
+    bad["1.weight"] = ember.zeros(3, 3, device=DEVICE)
     with pytest.raises(RuntimeError, match=r"size mismatch for 1.weight"):
         e.load_state_dict(bad)
 
@@ -123,7 +125,7 @@ def test_registration_rules():
 
 
 def test_train_eval_apply_zero_grad_requires_grad_to():
-    e = build(enn, "cnn-bn")
+    e = on_device(build(enn, "cnn-bn"))
     e.eval()
     assert not any(m.training for m in e.modules())
     e.train()
@@ -131,11 +133,11 @@ def test_train_eval_apply_zero_grad_requires_grad_to():
     seen = []
     e.apply(lambda m: seen.append(type(m).__name__))
     assert seen[-1] == "Sequential" and seen[0] == "Conv2d"
-    out = e(ember.randn(2, 3, 8, 8))
+    out = e(ember.randn(2, 3, 8, 8, device=DEVICE))
     out.sum().backward()
     assert all(p.grad is not None for p in e.parameters())
     e.zero_grad(set_to_none=False)
-    assert all(not p.grad.numpy().any() for p in e.parameters())
+    assert all(not to_numpy(p.grad).any() for p in e.parameters())
     e.zero_grad()
     assert all(p.grad is None for p in e.parameters())
     e.requires_grad_(False)
@@ -147,35 +149,38 @@ def test_train_eval_apply_zero_grad_requires_grad_to():
     assert all(a is b for a, b in zip(params, e.parameters()))
     e.to(ember.float32).cpu()
     assert e.conv.weight.dtype == ember.float32
+    assert e.conv.weight.device.type == "cpu" and e.bn.running_mean.device.type == "cpu"
 
 
 def test_forward_hooks():
-    lin = enn.Linear(3, 2)
+    lin = on_device(enn.Linear(3, 2))
     calls = []
     h1 = lin.register_forward_pre_hook(lambda m, args: (args[0] * 2,))
     h2 = lin.register_forward_hook(lambda m, args, out: calls.append(out.shape) or out + 1)
-    x = ember.ones(1, 3)
+    x = ember.ones(1, 3, device=DEVICE)
     y = lin(x)
     ref = enn.functional.linear(x * 2, lin.weight, lin.bias) + 1
-    assert np.allclose(y.detach().numpy(), ref.detach().numpy())
+    assert np.allclose(to_numpy(y), to_numpy(ref))
     assert calls == [ember.Size([1, 2])]
     h1.remove()
     h2.remove()
-    assert np.allclose(lin(x).detach().numpy(), enn.functional.linear(
-        x, lin.weight, lin.bias).detach().numpy())
+    assert np.allclose(to_numpy(lin(x)), to_numpy(enn.functional.linear(
+        x, lin.weight, lin.bias)))
 
 
 def test_full_backward_hook_matches_torch():
     got = {}
     for lib, nn in ((torch, torch.nn), (ember, enn)):
-        lin = nn.Linear(3, 2)
+        # ember's side on the device under test.
+        mk = torch.tensor if lib is torch else dev_tensor
+        lin = nn.Linear(3, 2) if lib is torch else on_device(nn.Linear(3, 2))
         with lib.no_grad():
-            lin.weight.copy_(lib.tensor([[1.0, 2.0, 3.0], [-1.0, 0.5, 0.0]]))
+            lin.weight.copy_(mk([[1.0, 2.0, 3.0], [-1.0, 0.5, 0.0]]))
         rec = []
         lin.register_full_backward_hook(
-            lambda m, gi, go: rec.append((gi[0].numpy().copy(), go[0].numpy().copy())))
-        x = lib.tensor([[1.0, -1.0, 2.0]], requires_grad=True)
-        (lin(x) * lib.tensor([[2.0, 3.0]])).sum().backward()
+            lambda m, gi, go: rec.append((to_numpy(gi[0]).copy(), to_numpy(go[0]).copy())))
+        x = mk([[1.0, -1.0, 2.0]], requires_grad=True)
+        (lin(x) * mk([[2.0, 3.0]])).sum().backward()
         got[lib.__name__] = rec
     (ti, to), = got["torch"]
     (ei, eo), = got["ember"]
@@ -183,11 +188,11 @@ def test_full_backward_hook_matches_torch():
 
 
 def test_full_backward_hook_replaces_grad_input():
-    lin = enn.Linear(2, 2)
+    lin = on_device(enn.Linear(2, 2))
     lin.register_full_backward_hook(lambda m, gi, go: (gi[0] * 0,))
-    x = ember.ones(1, 2, requires_grad=True)
+    x = ember.ones(1, 2, requires_grad=True, device=DEVICE)
     lin(x).sum().backward()
-    assert not x.grad.numpy().any()
+    assert not to_numpy(x.grad).any()
     assert lin.weight.grad is not None
 
 

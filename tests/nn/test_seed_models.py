@@ -14,7 +14,7 @@ import ember.nn as enn
 
 sys.path.insert(0, os.path.dirname(__file__))
 from nn_helpers import copy_weights  # noqa: E402
-from oracle import assert_close  # noqa: E402
+from oracle import assert_close, dev_tensor, on_device, to_numpy  # noqa: E402
 
 
 def make(nn, kind):
@@ -47,7 +47,7 @@ def make(nn, kind):
 
 @pytest.mark.parametrize("kind,shape", [("mlp", (64, 1, 28, 28)), ("cnn", (8, 3, 24, 24))])
 def test_seed_model_matches_torch(kind, shape):
-    t, e = make(torch.nn, kind), make(enn, kind)
+    t, e = make(torch.nn, kind), on_device(make(enn, kind))
     copy_weights(t, e)
     rng = np.random.default_rng(0)
     losses = {"t": [], "e": []}
@@ -55,9 +55,10 @@ def test_seed_model_matches_torch(kind, shape):
         x = rng.standard_normal(shape).astype(np.float32)
         y = rng.integers(0, 10, shape[0])
         for tag, lib, nn, m in (("t", torch, torch.nn, t), ("e", ember, enn, e)):
+            mk = torch.tensor if lib is torch else dev_tensor
             m.zero_grad()
-            out = m(lib.tensor(x))
-            loss = nn.CrossEntropyLoss()(out, lib.tensor(y))
+            out = m(mk(x))
+            loss = nn.CrossEntropyLoss()(out, mk(y))
             loss.backward()
             losses[tag].append(loss.item())
             with lib.no_grad():
@@ -65,6 +66,6 @@ def test_seed_model_matches_torch(kind, shape):
                     p -= 0.05 * p.grad
         for (name, tp), (ename, ep) in zip(t.named_parameters(), e.named_parameters()):
             assert name == ename
-            assert_close(ep.grad.numpy(), tp.grad.numpy(), 1e-4, 1e-5, f"{name} grad")
-            assert_close(ep.detach().numpy(), tp.detach().numpy(), 1e-4, 1e-5, name)
+            assert_close(to_numpy(ep.grad), tp.grad.numpy(), 1e-4, 1e-5, f"{name} grad")
+            assert_close(to_numpy(ep), tp.detach().numpy(), 1e-4, 1e-5, name)
     np.testing.assert_allclose(losses["e"], losses["t"], rtol=1e-5)
