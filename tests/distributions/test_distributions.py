@@ -9,6 +9,8 @@ import torch.distributions as TD
 
 import ember
 import ember.distributions as ED
+import oracle
+from oracle import DEVICE, dev_tensor, to_numpy
 
 RNG = np.random.default_rng(0)
 LOC = RNG.standard_normal(4)
@@ -23,7 +25,9 @@ COV2 = _B @ np.swapaxes(_B, -1, -2) + np.eye(3)
 
 
 def T(lib, a):
-    return lib.tensor(np.ascontiguousarray(a))
+    """A tensor of ``a``; ember's on the device under test."""
+    mk = torch.tensor if lib is torch else dev_tensor
+    return mk(np.ascontiguousarray(a))
 
 
 # name -> (build(lib, D, params), params, value for log_prob)
@@ -61,8 +65,8 @@ def _pair(name):
 
 
 def _close(a, b, tol=1e-12):
-    np.testing.assert_allclose(np.asarray(a.detach().numpy(), np.float64),
-                               np.asarray(b.detach().numpy(), np.float64), rtol=tol, atol=tol)
+    np.testing.assert_allclose(np.asarray(to_numpy(a), np.float64),
+                               np.asarray(to_numpy(b), np.float64), rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("name", list(FAMILIES))
@@ -83,8 +87,9 @@ def test_sample_statistics(name):
     n = 20000
     s = e.sample((n,))
     assert tuple(s.shape) == (n,) + tuple(t.batch_shape) + tuple(t.event_shape)
+    assert s.device.type == ember.device(DEVICE).type  # samples where the parameters are
     assert s.dtype == (ember.int64 if "Categorical" == name.split("-")[0] else ember.float64)
-    x = s.double().numpy()
+    x = to_numpy(s.double())
     if name.startswith("Categorical"):
         freq = np.stack([(x == k).mean(0) for k in range(5)], -1)
         np.testing.assert_allclose(freq, t.probs.numpy(), atol=0.02)
@@ -93,7 +98,7 @@ def test_sample_statistics(name):
     np.testing.assert_allclose(x.mean(0), mean, atol=5 * std.max() / np.sqrt(n) + 1e-3)
     np.testing.assert_allclose(x.std(0), std, rtol=0.05, atol=0.01)
     # Samples lie in the support: log_prob is finite there.
-    assert np.isfinite(e.log_prob(s[:50]).numpy()).all()
+    assert np.isfinite(to_numpy(e.log_prob(s[:50]))).all()
 
 
 KL_PAIRS = [("Normal", (LOC, POS_A), (LOC[::-1], POS_B)),
@@ -118,34 +123,35 @@ def test_kl_divergence(name, p, q):
 
 def test_kl_not_implemented():
     with pytest.raises(NotImplementedError):
-        ED.kl_divergence(ED.Normal(0.0, 1.0), ED.Bernoulli(ember.tensor(0.5)))
+        ED.kl_divergence(ED.Normal(dev_tensor(0.0), dev_tensor(1.0)),
+                         ED.Bernoulli(dev_tensor(0.5)))
 
 
 @pytest.mark.parametrize("make", [
-    lambda p: ED.Normal(p, ember.ones(3, dtype=ember.float64)),
+    lambda p: ED.Normal(p, ember.ones(3, dtype=ember.float64, device=DEVICE)),
     lambda p: ED.Uniform(p, p + 2),
-    lambda p: ED.MultivariateNormal(p, scale_tril=ember.tensor(np.linalg.cholesky(COV))),
+    lambda p: ED.MultivariateNormal(p, scale_tril=dev_tensor(np.linalg.cholesky(COV))),
 ], ids=["Normal", "Uniform", "MVN"])
 def test_rsample_gradient_is_reparameterised(make):
     # Every family here is a location family: d(sample)/d(loc) = 1.
     ember.manual_seed(1)
-    p = ember.tensor(LOC[:3], requires_grad=True)
+    p = dev_tensor(LOC[:3], requires_grad=True)
     make(p).rsample((100,)).mean(0).sum().backward()
-    np.testing.assert_allclose(p.grad.numpy(), np.ones(3), rtol=1e-12)
+    np.testing.assert_allclose(to_numpy(p.grad), np.ones(3), rtol=1e-12)
 
 
 def test_gamma_beta_rsample_gradients():
     # Implicit reparameterisation: E[dx/dalpha] = d E[x]/dalpha = 1/rate for Gamma.
     ember.manual_seed(0)
-    a = ember.tensor([0.7, 2.5], dtype=ember.float64, requires_grad=True)
-    ED.Gamma(a, ember.tensor([2.0, 2.0], dtype=ember.float64)).rsample((4000,)).mean(0).sum() \
+    a = dev_tensor([0.7, 2.5], dtype=ember.float64, requires_grad=True)
+    ED.Gamma(a, dev_tensor([2.0, 2.0], dtype=ember.float64)).rsample((4000,)).mean(0).sum() \
         .backward()
-    np.testing.assert_allclose(a.grad.numpy(), [0.5, 0.5], rtol=0.05)
-    c1 = ember.tensor([1.5], dtype=ember.float64, requires_grad=True)
-    c0 = ember.tensor([2.5], dtype=ember.float64)
+    np.testing.assert_allclose(to_numpy(a.grad), [0.5, 0.5], rtol=0.05)
+    c1 = dev_tensor([1.5], dtype=ember.float64, requires_grad=True)
+    c0 = dev_tensor([2.5], dtype=ember.float64)
     ED.Beta(c1, c0).rsample((4000,)).mean().backward()
     # d/dc1 of c1/(c1+c0) = c0/(c1+c0)^2
-    np.testing.assert_allclose(c1.grad.numpy(), [2.5 / 16], rtol=0.08)
+    np.testing.assert_allclose(to_numpy(c1.grad), [2.5 / 16], rtol=0.08)
 
 
 def test_validation_errors_like_torch():
@@ -167,12 +173,12 @@ def test_validation_errors_like_torch():
     for i, fn in enumerate(cases):
         with pytest.raises(ValueError) as te:
             fn(torch, TD)
-        with pytest.raises(ValueError) as ee:
+        with pytest.raises(ValueError) as ee, oracle.device_default():
             fn(ember, ED)
         first = str(te.value).split(" of distribution")[0].split(" (")[0]
         assert str(ee.value).startswith(first), (i, str(ee.value), str(te.value))
 
 
 def test_validate_args_false_skips_checks():
-    d = ED.Normal(ember.tensor([0.0]), ember.tensor([-1.0]), validate_args=False)
-    assert np.isnan(d.log_prob(ember.tensor([0.0])).numpy()).all()
+    d = ED.Normal(dev_tensor([0.0]), dev_tensor([-1.0]), validate_args=False)
+    assert np.isnan(to_numpy(d.log_prob(dev_tensor([0.0])))).all()
