@@ -14,6 +14,10 @@ from oracle import Case, check
 
 LOW = ("bfloat16", "float16")
 
+# The CPU autocast policy is what is checked (torch's CPU lists are the oracle): the cases stay
+# on the CPU under EMBER_TEST_DEVICE=cuda, where a "cpu" region would not touch CUDA inputs.
+pytestmark = pytest.mark.usefixtures("cpu_only")
+
 
 def _region(fn, low, cast=()):
     """``fn(lib, *xs)`` run in a CPU autocast region of dtype ``low``; inputs whose index is in
