@@ -9,6 +9,10 @@ import ember
 from oracle import _np, assert_close
 
 LIBS = [torch, ember]
+# Factories behave the same on every device: these tests make ember's tensors on
+# EMBER_TEST_DEVICE (torch stays on the CPU). NumPy memory sharing, from_numpy and the CPU
+# generator's state stay CPU tests.
+DEVICE_AGNOSTIC = pytest.mark.usefixtures("on_test_device")
 
 
 def _dn(t) -> str:
@@ -39,12 +43,14 @@ TENSOR_DATA = [
 ]
 
 
+@DEVICE_AGNOSTIC
 @pytest.mark.parametrize("idx", range(len(TENSOR_DATA)))
 def test_tensor_dtype_inference(idx):
     data = TENSOR_DATA[idx]
     _same(ember.tensor(data), torch.tensor(data))
 
 
+@DEVICE_AGNOSTIC
 def test_tensor_from_tensors_and_explicit_dtype():
     for dt in ("float16", "float64", "int32", "int8", "uint8", "bool", "bfloat16"):
         _same(ember.tensor([1.7, 0.2, 3], dtype=getattr(ember, dt)),
@@ -79,6 +85,7 @@ def test_tensor_copies_and_from_numpy_shares():
 
 
 # --------------------------------------------------------------------------- filled
+@DEVICE_AGNOSTIC
 def test_filled_constructors():
     for args, kw in [((2, 3), {}), (((2, 3),), {}), (([4],), {"dtype": "int32"}),
                      ((0,), {}), (((),), {}), ((2,), {"dtype": "float64"})]:
@@ -92,6 +99,7 @@ def test_filled_constructors():
                 _same(e, t)
 
 
+@DEVICE_AGNOSTIC
 def test_full_and_like():
     for val in (2, 2.5, True, -1):
         _same(ember.full((2, 3), val), torch.full((2, 3), val))
@@ -112,6 +120,7 @@ def test_full_and_like():
         ember.zeros(2, -1)
 
 
+@DEVICE_AGNOSTIC
 def test_arange():
     cases = [((5,), {}), ((2, 9, 3), {}), ((0.0, 1.0, 0.1), {}), ((1, 2.5, 0.5), {}),
              ((10, 0, -3), {}), ((5,), {"dtype": "float64"}), ((0, 5, 2), {"dtype": "int32"}),
@@ -127,6 +136,7 @@ def test_arange():
         ember.arange(5, 0, 1)
 
 
+@DEVICE_AGNOSTIC
 def test_linspace_logspace_eye():
     for args in [(0, 1, 5), (-2.0, 3.0, 7), (0, 10, 1), (1, 0, 4), (0, 1, 0), (3, 3, 3),
                  (-1, 1, 25), (0.1, 7.3, 100)]:
@@ -143,6 +153,7 @@ def test_linspace_logspace_eye():
 
 
 # --------------------------------------------------------------------------- random
+@DEVICE_AGNOSTIC
 def test_rand_randn_shapes_dtypes_stats():
     ember.manual_seed(0)
     for lib in LIBS:
@@ -159,6 +170,7 @@ def test_rand_randn_shapes_dtypes_stats():
     assert ember.randn_like(ember.zeros(2, 2)).shape == (2, 2)
 
 
+@DEVICE_AGNOSTIC
 def test_randint_randperm():
     ember.manual_seed(1)
     for lib in LIBS:
@@ -174,6 +186,7 @@ def test_randint_randperm():
         assert lib.randint_like(lib.zeros(3), 0, 2).dtype == lib.float32
 
 
+@DEVICE_AGNOSTIC
 def test_normal_variants():
     ember.manual_seed(2)
     for lib in LIBS:
@@ -190,6 +203,7 @@ def test_normal_variants():
         assert u.min().item() >= -2 and u.max().item() <= 2 and abs(u.mean().item()) < 0.1
 
 
+@DEVICE_AGNOSTIC
 def test_bernoulli_multinomial():
     ember.manual_seed(3)
     for lib in LIBS:
@@ -245,6 +259,7 @@ def test_manual_seed_repeatable_and_generators():
     assert isinstance(torch.manual_seed(0), torch.Generator)
 
 
+@DEVICE_AGNOSTIC
 def test_set_default_dtype(restore_default_dtype):
     for lib in LIBS:
         lib.set_default_dtype(lib.float64)
@@ -261,6 +276,7 @@ def test_set_default_dtype(restore_default_dtype):
         assert lib.tensor([1.5]).dtype == lib.float32
 
 
+@DEVICE_AGNOSTIC
 def test_size_keyword_and_randint_keywords():
     for lib in LIBS:
         for name in ("zeros", "ones", "empty", "rand", "randn"):

@@ -8,6 +8,10 @@ import ember
 from oracle import Case, _np, assert_close, check
 
 LIBS = [torch, ember]
+# Tests of behaviour that is the same on every device: ember's factories make their tensors on
+# EMBER_TEST_DEVICE (torch stays on the CPU). The others check CPU specifics (NumPy memory
+# sharing, device attributes) and stay on the CPU.
+DEVICE_AGNOSTIC = pytest.mark.usefixtures("on_test_device")
 
 
 def _dn(t) -> str:
@@ -25,6 +29,7 @@ def _pair(arr):
 
 
 # --------------------------------------------------------------------------- attributes
+@DEVICE_AGNOSTIC
 def test_shape_size_dim_numel():
     a = np.zeros((2, 3, 4), dtype=np.float32)
     for lib in LIBS:
@@ -61,6 +66,7 @@ def test_dtype_device_and_flags():
         assert lib.device("cuda", 1).index == 1 and str(lib.device("cuda:1")) == "cuda:1"
 
 
+@DEVICE_AGNOSTIC
 def test_T_mT_and_data():
     rng = np.random.default_rng(0)
     a = rng.standard_normal((2, 3, 4)).astype(np.float32)
@@ -96,6 +102,7 @@ def test_numpy_shares_memory_and_requires_grad_error():
         assert x.detach().numpy().tolist() == [1.0, 1.0]
 
 
+@DEVICE_AGNOSTIC
 def test_item_tolist():
     for lib in LIBS:
         assert lib.tensor(2.5).item() == 2.5 and isinstance(lib.tensor(2.5).item(), float)
@@ -136,6 +143,7 @@ def test_to_dtype_is_differentiable():
     check(case, "float32")
 
 
+@DEVICE_AGNOSTIC
 def test_clone_and_detach_memory():
     for lib in LIBS:
         x = lib.ones(3, requires_grad=True)
@@ -153,6 +161,7 @@ def test_clone_and_detach_memory():
         assert x.grad.tolist() == [2.0, 2.0, 2.0]
 
 
+@DEVICE_AGNOSTIC
 def test_contiguous_view_reshape():
     rng = np.random.default_rng(2)
     a = rng.standard_normal((3, 4)).astype(np.float32)
@@ -183,6 +192,7 @@ def test_contiguous_view_reshape():
         assert lib.zeros(2, 3, 4).permute(2, 0, 1).stride() == (1, 12, 4)
 
 
+@DEVICE_AGNOSTIC
 def test_expand_and_view_strides():
     for lib in LIBS:
         e = lib.ones(3, 1).expand(3, 4)
@@ -190,6 +200,7 @@ def test_expand_and_view_strides():
         assert lib.ones(3)[None].stride() == (3, 1)
 
 
+@DEVICE_AGNOSTIC
 def test_iteration_len_bool():
     for lib in LIBS:
         t = lib.arange(6).reshape(3, 2)
@@ -207,6 +218,7 @@ def test_iteration_len_bool():
         assert parts[0].grad_fn is not None and parts[0].shape == ()
 
 
+@DEVICE_AGNOSTIC
 def test_index_and_format_protocols():
     for lib in LIBS:
         assert [10, 20, 30][lib.tensor(1)] == 20
@@ -217,6 +229,7 @@ def test_index_and_format_protocols():
         assert np.asarray(lib.arange(3)).tolist() == [0, 1, 2]
 
 
+@DEVICE_AGNOSTIC
 def test_deepcopy_and_pickle_roundtrip():
     import copy
     import pickle
@@ -229,6 +242,7 @@ def test_deepcopy_and_pickle_roundtrip():
         copy.deepcopy(x * 2)
 
 
+@DEVICE_AGNOSTIC
 def test_tensor_constructor_legacy():
     for lib in LIBS:
         t = lib.Tensor([1, 2])
@@ -237,6 +251,7 @@ def test_tensor_constructor_legacy():
         assert lib.Tensor().shape == (0,)
 
 
+@DEVICE_AGNOSTIC
 def test_new_factories():
     for lib in LIBS:
         base = lib.ones(2, dtype=lib.float64)
@@ -247,6 +262,7 @@ def test_new_factories():
         nt = base.new_tensor([1, 2])
         assert nt.dtype == lib.float64
         assert base.new_empty(0, 3).shape == (0, 3)
+        assert nf.device == nt.device == base.new_zeros(1).device == base.device
 
 
 def test_misc_methods_match_torch():
@@ -261,6 +277,7 @@ def test_misc_methods_match_torch():
     assert e.is_complex() == t.is_complex()
 
 
+@DEVICE_AGNOSTIC
 def test_size_concat_scalar_conversion_errors_and_detach_view():
     for lib in LIBS:
         s = lib.ones(2, 3).shape
