@@ -6,9 +6,12 @@ import pytest
 import torch
 
 import ember
-from oracle import Case, _np, assert_close, check
+from oracle import Case, _np, assert_close, check, to_numpy
 
 LIBS = [torch, ember]
+# Autograd semantics are the same on every device: ember's tensors are made on EMBER_TEST_DEVICE
+# (torch stays on the CPU).
+pytestmark = pytest.mark.usefixtures("on_test_device")
 
 
 def _same(e, t, tol=1e-6, what="value"):
@@ -571,7 +574,7 @@ def test_deep_chain_create_graph_and_grad():
     for _ in range(20_000):
         y = y + x * 1e-5
     (g,) = ember.autograd.grad(y.sum(), x)
-    np.testing.assert_allclose(g.numpy(), [1 + 20_000 * 1e-5], rtol=1e-10)
+    np.testing.assert_allclose(to_numpy(g), [1 + 20_000 * 1e-5], rtol=1e-10)
 
 
 # --------------------------------------------------------------------------- more hooks/options
