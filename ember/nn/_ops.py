@@ -629,13 +629,32 @@ def _conv_weight_grad(xp, x, g, wshape, stride, padding, dilation, groups, cols=
     return gw.reshape(wshape)
 
 
+def _cudnn(xp):
+    """ember.cuda.cudnn for CuPy arrays (its functions return None where cuDNN is absent,
+    disabled or declines, and the caller falls back to im2col + GEMM); None for NumPy."""
+    if xp is np:
+        return None
+    from ..cuda import cudnn
+    return cudnn
+
+
 @register("conv2d")
 class Conv2dOp(Primitive):
-    """2-D convolution by im2col + GEMM (zero padding; other modes pad first)."""
+    """2-D convolution: cuDNN on CUDA where available, else im2col + GEMM (zero padding; other
+    modes pad first)."""
 
     def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
         self.cfg = (stride, padding, dilation, groups)
         self.x_hw = x.shape[2:]
+        dnn = _cudnn(self.xp)
+        out = dnn.conv_fprop(x, w, stride, padding, dilation, groups) if dnn else None
+        if out is not None:
+            if b is not None:
+                out += b.astype(out.dtype, copy=False)[:, None, None]
+            self.cols = None
+            self.layout = "cudnn"
+            self.save_for_backward(x, w)
+            return out
         out, cols, layout = _conv_fwd(self.xp, x, w, b, stride, padding, dilation, groups)
         self.cols = cols
         self.layout = layout
@@ -663,6 +682,8 @@ class Conv2dOp(Primitive):
             return gx, gw, gb
         xp = self.xp
         ga = g._data
+        if self.layout == "cudnn":
+            return self._cudnn_backward(ga, x, w, need)
         wide = isinstance(self.layout, int)
         g_wide = _grad_wide(xp, ga, self.layout) if wide else None
         if need[0]:
@@ -674,6 +695,24 @@ class Conv2dOp(Primitive):
             gb = _wrap(ga.sum((0, 2, 3)), w)
         if g_wide is not None:
             _give(g_wide)
+        return gx, gw, gb
+
+    def _cudnn_backward(self, ga, x, w, need):
+        dnn = _cudnn(self.xp)
+        st, pd, dl, gr = self.cfg
+        gx = gw = gb = None
+        if need[0]:
+            a = dnn.conv_dgrad(ga, w._data, x._data.shape, st, pd, dl, gr)
+            if a is None:
+                a = _conv_input_grad(self.xp, ga, w._data, self.x_hw, st, pd, dl, gr)
+            gx = _wrap(a, x)
+        if need[1]:
+            a = dnn.conv_wgrad(x._data, ga, w._data.shape, st, pd, dl, gr)
+            if a is None:
+                a = _conv_weight_grad(self.xp, x._data, ga, w._data.shape, st, pd, dl, gr)
+            gw = _wrap(a, w)
+        if len(need) > 2 and need[2]:
+            gb = _wrap(ga.sum((0, 2, 3)), w)
         return gx, gw, gb
 
 
@@ -688,7 +727,13 @@ class ConvTranspose2dOp(Primitive):
                 out_hw=None):
         self.cfg = (stride, padding, dilation, groups)
         self.save_for_backward(x, w)
-        out = _conv_input_grad(self.xp, x, w, out_hw, stride, padding, dilation, groups)
+        dnn = _cudnn(self.xp) if out_hw is not None else None
+        out = None
+        if dnn:
+            x_shape = (x.shape[0], w.shape[1] * groups) + tuple(out_hw)
+            out = dnn.conv_dgrad(x, w, x_shape, stride, padding, dilation, groups)
+        if out is None:
+            out = _conv_input_grad(self.xp, x, w, out_hw, stride, padding, dilation, groups)
         if b is not None:
             out += b[:, None, None]
         return out
@@ -721,6 +766,10 @@ class Conv2dWeightOp(Primitive):
         self.cfg = (stride, padding, dilation, groups)
         self.x_hw = x.shape[2:]
         self.save_for_backward(x, g)
+        dnn = _cudnn(self.xp)
+        out = dnn.conv_wgrad(x, g, wshape, stride, padding, dilation, groups) if dnn else None
+        if out is not None:
+            return out
         return _conv_weight_grad(self.xp, x, g, wshape, stride, padding, dilation, groups)
 
     def backward(self, v):

@@ -1,0 +1,48 @@
+"""The fused attention primitive's oracle cases against torch (cases in specs_attention.py)."""
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from oracle import check, gradcheck_case  # noqa: E402
+from specs_attention import SPECS  # noqa: E402
+
+_FWD = []
+_NONCONTIG = []
+_GRADCHECK = []
+for _prim, _cases in SPECS.items():
+    for _i, _case in enumerate(_cases):
+        tag = f"{_prim}-{_i}-{_case.name}"
+        for _dt in _case.dtypes:
+            _FWD.append(pytest.param(_case, _dt, id=f"{tag}-{_dt}"))
+        if _case.non_contiguous:
+            _NONCONTIG.append(pytest.param(_case, id=tag))
+        if _case.gradcheck:
+            _GRADCHECK.append(pytest.param(_case, id=tag))
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+@pytest.mark.parametrize("case,dtype", _FWD)
+def test_forward_and_grad(case, dtype):
+    check(case, dtype)
+
+
+@pytest.mark.parametrize("case", _NONCONTIG)
+def test_non_contiguous(case):
+    check(case, "float32", non_contiguous=True)
+
+
+@pytest.mark.parametrize("case", _GRADCHECK)
+def test_gradcheck(case):
+    gradcheck_case(case)
