@@ -24,6 +24,10 @@ import ember
 # The backend under test: EMBER_TEST_DEVICE=cuda runs every oracle case with ember's inputs on
 # the GPU (CuPy); torch stays on the CPU as the reference.
 DEVICE = os.environ.get("EMBER_TEST_DEVICE", "cpu")
+if DEVICE == "cuda":
+    # Float32 convolutions on CUDA default to TF32 (as in torch); the oracle's float32
+    # tolerances assume full float32, as torch's own tests switch TF32 off.
+    ember.backends.cudnn.allow_tf32 = False
 
 FLOAT_TOL = {"float64": (1e-10, 1e-10), "float32": (1e-5, 1e-5), "float16": (2e-2, 2e-2),
              "bfloat16": (5e-2, 5e-2)}

@@ -1,7 +1,10 @@
 """``torch.backends``: flags accepted for compatibility (cudnn.benchmark, cuda.matmul.allow_tf32).
 
 ``cuda.matmul.allow_tf32 = True`` makes float32 matrix products on CUDA use TF32 tensor cores
-(ember.cuda.blas picks cuBLAS's TF32 compute type); the cudnn flags are recorded but ember's convolutions do not read them.
+(ember.cuda.blas picks cuBLAS's TF32 compute type). ``cudnn.enabled`` switches ember's cuDNN
+convolution and attention paths (ember.cuda.cudnn) on and off; ``cudnn.allow_tf32`` (default
+True, as in torch) lets float32 convolutions use TF32, and ``cudnn.deterministic`` keeps to
+deterministic engines.
 """
 from __future__ import annotations
 
