@@ -71,11 +71,29 @@ class LinearOp(Primitive):
         gx = _wrap(_mm(ga, w._data), x) if need[0] else None
         g2 = ga.reshape(-1, ga.shape[-1])
         gw = _wrap(_mm(g2.T, x._data.reshape(-1, x._data.shape[-1])), w) if need[1] else None
-        gb = _wrap(g2.sum(0), w) if nb else None
+        gb = _wrap(_colsum(g2), w) if nb else None
         return gx, gw, gb
 
 
+def _colsum(g2):
+    """Sum over rows (a bias gradient); half precision accumulates in float32, as in torch."""
+    if type(g2) is not np.ndarray and g2.dtype.name in ("float32", "float16", "bfloat16"):
+        from ..cuda.blas import colsum
+        return colsum(g2)
+    return g2.sum(0, dtype=np.float32 if g2.dtype.itemsize == 2 else None)
+
+
 # ------------------------------------------------------------------------- softmax family
+def _kernels(*arrays):
+    """ember.cuda.kernels when its fused CUDA kernels take every one of ``arrays``, else None.
+    Callers test ``self.xp is not np`` first, so the CPU path pays nothing."""
+    from ..cuda import kernels
+    for a in arrays:
+        if not kernels.available(a):
+            return None
+    return kernels
+
+
 @register("softmax")
 class SoftmaxOp(Primitive):
     """softmax along ``dim``; backward ``y * (g - sum(g * y))``."""
@@ -83,6 +101,12 @@ class SoftmaxOp(Primitive):
     def forward(self, x, dim):
         xp = self.xp
         self.dim = dim
+        if xp is not np and dim == x.ndim - 1:
+            k = _kernels(x)
+            if k is not None:
+                y = k.softmax.forward(x, False)
+                self.save_for_backward(y)
+                return y
         e = xp.exp(x - x.max(axis=dim, keepdims=True))
         e /= e.sum(axis=dim, keepdims=True)
         self.save_for_backward(e)
@@ -94,6 +118,10 @@ class SoftmaxOp(Primitive):
         if GRAD_MODE.enabled:
             return y * (g - (g * y).sum(d, keepdim=True))
         ya = y._data
+        if self.xp is not np and d == ya.ndim - 1:
+            k = _kernels(ya, g._data)
+            if k is not None:
+                return _wrap(k.softmax.backward(ya, g._data, False), y)
         gy = g._data * ya
         return _wrap(gy - ya * gy.sum(axis=d, keepdims=True), y)
 
@@ -105,6 +133,12 @@ class LogSoftmaxOp(Primitive):
     def forward(self, x, dim):
         xp = self.xp
         self.dim = dim
+        if xp is not np and dim == x.ndim - 1:
+            k = _kernels(x)
+            if k is not None:
+                z = k.softmax.forward(x, True)
+                self.save_for_backward(z)
+                return z
         z = x - x.max(axis=dim, keepdims=True)
         z -= xp.log(xp.exp(z).sum(axis=dim, keepdims=True))
         self.save_for_backward(z)
@@ -116,6 +150,10 @@ class LogSoftmaxOp(Primitive):
         if GRAD_MODE.enabled:
             return g - y.exp() * g.sum(d, keepdim=True)
         ga = g._data
+        if self.xp is not np and d == ga.ndim - 1:
+            k = _kernels(y._data, ga)
+            if k is not None:
+                return _wrap(k.softmax.backward(y._data, ga, True), y)
         return _wrap(ga - self.xp.exp(y._data) * ga.sum(axis=d, keepdims=True), y)
 
 
@@ -164,12 +202,23 @@ class CrossEntropyOp(Primitive):
 
     With ``a_i`` the weight of row i's target term and ``b_i`` that of the smoothing term, the
     input gradient of row i is ``p_i * (a_i + b_i * sum(w)) - a_i * onehot(t_i) - b_i * w``.
+    On CUDA, (N, C) and (C,) logits go through ember.cuda.kernels.loss (``_kstate``).
     """
+
+    _kstate = None
 
     def forward(self, x, target, weight=None, ignore_index=-100, reduction="mean",
                 label_smoothing=0.0):
         xp = self.xp
         self.shape = x.shape
+        if xp is not np and x.ndim <= 2:
+            k = _kernels(x)
+            if k is not None and k.loss.supported(x, target, weight):
+                loss, self._kstate = k.loss.forward(x, target, weight, ignore_index, reduction,
+                                                    label_smoothing)
+                self.reduction = reduction
+                self.save_for_backward(x)
+                return loss
         n_cls = x.shape[1] if x.ndim >= 2 else x.shape[0]
         x2 = _to_rows(x)
         t2 = target.reshape(-1)
@@ -209,6 +258,12 @@ class CrossEntropyOp(Primitive):
 
     def backward(self, g):
         (x,) = self.saved_tensors
+        if self._kstate is not None:
+            from ..cuda.kernels import loss as _kloss
+            if not GRAD_MODE.enabled and _kernels(g._data) is not None:
+                return _wrap(_kloss.backward(self._kstate, g._data), x), None, None
+            # Recording a graph (or an unusual gradient dtype): the generic path's terms.
+            self.coef, self.wvec, self.p = _kloss.generic_state(self._kstate)
         a, b, ts, rows = self.coef
         xp = self.xp
         dt = x._data.dtype
@@ -1121,13 +1176,26 @@ def _ln_composite(x, w, b, axes, eps):
 
 @register("layer_norm")
 class LayerNormOp(Primitive):
-    """Layer normalisation over the trailing ``len(normalized_shape)`` dims."""
+    """Layer normalisation over the trailing ``len(normalized_shape)`` dims. On CUDA the
+    kernels of ember.cuda.kernels.norm keep per-row float32 ``kstats`` (mean, rstd) instead of
+    ``xhat``."""
+
+    kstats = None
 
     def forward(self, x, w=None, b=None, nd=1, eps=1e-5):
         xp = self.xp
         axes = tuple(range(x.ndim - nd, x.ndim))
         self.axes = axes
         self.eps = eps
+        if xp is not np and nd >= 1:
+            k = _kernels(x)
+            if k is not None and k.norm.supported(w, b):
+                d = int(np.prod(x.shape[x.ndim - nd:]))
+                out, mean, rstd = k.norm.forward(x, w, b, d, eps)
+                self.kstats = (mean, rstd, d)
+                self.xhat = None
+                self.save_for_backward(x, w, b)
+                return out
         mean = x.mean(axis=axes, keepdims=True)
         xc = x - mean
         var = (xc * xc).mean(axis=axes, keepdims=True)
@@ -1144,6 +1212,7 @@ class LayerNormOp(Primitive):
 
     def _release(self):
         self.xhat = None
+        self.kstats = None
         super()._release()
 
     def backward(self, g):
@@ -1154,6 +1223,8 @@ class LayerNormOp(Primitive):
             return _composite_grad(lambda x_, w_, b_: _ln_composite(x_, w_, b_, axes, self.eps),
                                    (x, w, b), need[:3], g)
         ga = g._data
+        if self.kstats is not None:
+            return self._kernel_backward(ga, x, w, b, need)
         xhat = self.xhat
         lead = tuple(range(ga.ndim - len(axes)))
         gw = _wrap((ga * xhat).sum(axis=lead), w) if need[1] else None
@@ -1170,18 +1241,53 @@ class LayerNormOp(Primitive):
             gx = _wrap(gx, x)
         return gx, gw, gb
 
+    def _kernel_backward(self, ga, x, w, b, need):
+        from ..cuda.kernels import norm as _knorm
+        mean, rstd, d = self.kstats
+        xa = x._data
+        if _kernels(ga) is None:
+            ga = ga.astype(xa.dtype)  # e.g. a float64 gradient: the kernels read x's dtype
+        gx = None
+        if need[0]:
+            gx = _wrap(_knorm.backward_dx(ga, xa, w._data if w is not None else None, mean,
+                                          rstd, d), x)
+        gw = gb = None
+        if need[1] or need[2]:
+            dw, db = _knorm.backward_dwdb(ga, xa, mean, rstd, d,
+                                          w._data if need[1] else None,
+                                          b._data if need[2] else None)
+            gw = _wrap(dw, w) if need[1] else None
+            gb = _wrap(db, b) if need[2] else None
+        return gx, gw, gb
+
 
 # ----------------------------------------------------------------------- dropout, embedding
 @register("dropout")
 class DropoutOp(Primitive):
-    """``x * mask`` with a precomputed (already scaled) mask array."""
+    """``x * mask`` with a precomputed (already scaled) mask array; or, with ``mask=None`` (CUDA
+    only), dropout with probability ``p`` by ember.cuda.kernels.dropout, whose mask is a hash of
+    a saved (seed, offset) pair and never stored."""
 
-    def forward(self, x, mask):
+    def forward(self, x, mask, p=0.5):
         self.mask = mask
+        if mask is None:
+            from ..cuda.kernels import dropout as _kdrop
+            y, self.kseed = _kdrop.forward(x, p)
+            self.p = p
+            return y
         return x * mask
 
     def backward(self, g):
         m = self.mask
+        if m is None:
+            from ..cuda.kernels import dropout as _kdrop
+            if not GRAD_MODE.enabled and _kernels(g._data) is not None:
+                return _wrap(_kdrop.backward(g._data, self.kseed, self.p), g), None
+            ga = g._data
+            m = _kdrop.mask(ga.shape, ga.dtype if _kernels(ga) is not None else np.float32,
+                            self.kseed, self.p)
+            if m.dtype != ga.dtype:
+                m = m.astype(ga.dtype)
         if GRAD_MODE.enabled:
             return g * _reg.make_tensor(m, g._dtype, g._device), None
         return _wrap(g._data * m, g), None
@@ -1203,8 +1309,13 @@ class EmbeddingOp(Primitive):
 
     def backward(self, g):
         xp = self.xp
-        flat = self.idx.reshape(-1) % self.n
         d = self.wshape[1]
+        if xp is not np and not GRAD_MODE.enabled and type(self.idx) is not np.ndarray:
+            k = _kernels(g._data)
+            if k is not None:
+                return None, _wrap(k.embedding.backward(g._data, self.idx, self.n, d,
+                                                        self.padding_idx), g)
+        flat = self.idx.reshape(-1) % self.n
         if GRAD_MODE.enabled:
             it = _reg.make_tensor(flat, _int64(), g._device)
             g2 = g.reshape(-1, d)
