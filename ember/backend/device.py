@@ -108,9 +108,16 @@ def matmul(a, b):
     return blas.matmul(a, b)
 
 
+_CUPY: list = []
+
+
 def get_xp(dev: device):
     """The array module for a device: numpy for CPU, cupy for CUDA."""
     if dev.type == "cpu":
         return np
+    if _CUPY:
+        return _CUPY[0]
     from .. import cuda as _cuda
-    return _cuda._cupy()
+    xp = _cuda._cupy()
+    _CUPY.append(xp)  # an op's hot path asks for it: no import machinery after the first
+    return xp

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import dtypes as _dt
+from ..backend.device import get_xp as _get_xp
 
 REGISTRY: dict[str, type] = {}
 
@@ -324,8 +325,7 @@ class Primitive(Node):
             else:
                 arrays.append(a)
         if dev is not None and dev.type != "cpu":
-            from ..backend.device import get_xp
-            ctx.xp = get_xp(dev)
+            ctx.xp = _get_xp(dev)
         try:
             out = ctx.forward(*arrays, **kwargs)
         except ValueError as e:
