@@ -20,7 +20,31 @@ def _cupy():
             raise RuntimeError("CUDA needs CuPy: pip install 'ember[gpu]' (cupy-cuda13x or "
                                "cupy-cuda12x)") from e
         _STATE["cupy"] = cupy
+        _track_peak(cupy)
     return _STATE["cupy"]
+
+
+def _track_peak(cp) -> None:
+    """Route CuPy's default allocations through a wrapper that records the pool's high-water
+    mark, so that ``max_memory_allocated`` is a true peak (as torch's caching allocator keeps
+    one) rather than a sample taken when it is asked. Costs one Python call per allocation."""
+    try:
+        pool = cp.get_default_memory_pool()
+    except Exception:  # no usable CUDA: nothing to track
+        return
+    peak = _STATE["peak"]
+    pool_malloc = pool.malloc
+    used_bytes = pool.used_bytes
+    get_device = cp.cuda.runtime.getDevice
+
+    def malloc(size):
+        mem = pool_malloc(size)
+        used = used_bytes()
+        dev = get_device()
+        if used > peak.get(dev, 0):
+            peak[dev] = used
+        return mem
+    cp.cuda.set_allocator(malloc)
 
 
 def is_available() -> bool:
