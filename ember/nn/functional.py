@@ -7,6 +7,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 import ember as E
+from ..backend import dtypes as _dt
 from ..ops import registry as _reg
 from ..amp.autocast_mode import autocast_op
 from ..tensor import Tensor
@@ -570,19 +571,25 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
                 parts.append(out.new_full(shp, fill))
             out = E.cat(parts, d)
             continue
-        if mode == "reflect":
-            if lo >= n or hi >= n:
-                raise RuntimeError(f"Argument #4: Padding size should be less than the "
-                                   f"corresponding input dimension, but got: padding ({lo}, {hi})"
-                                   f" at dimension {d} of input {list(input.shape)}")
-            idx = list(range(lo, 0, -1)) + list(range(n)) + list(range(n - 2, n - 2 - hi, -1))
-        elif mode == "replicate":
-            idx = [0] * lo + list(range(n)) + [n - 1] * hi
-        elif mode == "circular":
-            idx = [i % n for i in range(-lo, n + hi)]
-        else:
+        if mode not in ("reflect", "replicate", "circular"):
             raise NotImplementedError(f"padding mode {mode!r}")
-        out = out.index_select(d, E.tensor(idx, dtype=E.int64))
+        if mode == "reflect" and (lo >= n or hi >= n):
+            raise RuntimeError(f"Argument #4: Padding size should be less than the "
+                               f"corresponding input dimension, but got: padding ({lo}, {hi})"
+                               f" at dimension {d} of input {list(input.shape)}")
+        xp = _array_module(input)
+        with _device_ctx(input):
+            # Source position of every output element, made on the input's device (a host
+            # index would mix devices, and a host-to-device copy cannot be graph-captured).
+            pos = xp.arange(-lo, n + hi, dtype=np.int64)
+            if mode == "reflect":
+                pos = xp.abs(pos)
+                pos = xp.where(pos > n - 1, 2 * (n - 1) - pos, pos)
+            elif mode == "replicate":
+                pos = xp.clip(pos, 0, n - 1)
+            else:
+                pos = pos % n
+        out = out.index_select(d, _reg.make_tensor(pos, E.int64, input._device))
     return out
 
 
@@ -606,36 +613,38 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if recompute_scale_factor:
         scales = [None] * nsp
     out = input
+    xp, dev = _array_module(input), input._device
     for i in range(nsp):
         d = 2 + i
         n_in, n_out = input.shape[d], out_size[i]
         sc = scales[i]
-        if mode in ("nearest", "nearest-exact"):
-            s = (1.0 / sc) if sc else n_in / n_out
-            pos = np.arange(n_out, dtype=np.float64)
-            if mode == "nearest":
-                src = np.floor(pos * s).astype(np.int64)
-            else:
-                src = np.floor((pos + 0.5) * s).astype(np.int64)
-            src = np.minimum(src, n_in - 1)
-            out = out.index_select(d, E.tensor(src))
-        elif mode in ("linear", "bilinear", "trilinear"):
-            pos = np.arange(n_out, dtype=np.float64)
+        if mode not in ("nearest", "nearest-exact", "linear", "bilinear", "trilinear"):
+            raise NotImplementedError(f"ember: interpolate mode {mode!r}")
+        # Indices and weights are made on the input's device (see pad).
+        with _device_ctx(input):
+            pos = xp.arange(n_out, dtype=np.float64)
+            if mode in ("nearest", "nearest-exact"):
+                s = (1.0 / sc) if sc else n_in / n_out
+                if mode == "nearest":
+                    src = xp.floor(pos * s).astype(np.int64)
+                else:
+                    src = xp.floor((pos + 0.5) * s).astype(np.int64)
+                src = xp.minimum(src, n_in - 1)
+                out = out.index_select(d, _reg.make_tensor(src, E.int64, dev))
+                continue
             if align_corners:
                 src = pos * ((n_in - 1) / (n_out - 1)) if n_out > 1 else pos * 0.0
             else:
                 s = (1.0 / sc) if sc else n_in / n_out
-                src = np.maximum((pos + 0.5) * s - 0.5, 0.0)
-            i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
-            i1 = np.minimum(i0 + 1, n_in - 1)
-            lam = (src - i0).astype(input._data.dtype)
+                src = xp.maximum((pos + 0.5) * s - 0.5, 0.0)
+            i0 = xp.minimum(xp.floor(src).astype(np.int64), n_in - 1)
+            i1 = xp.minimum(i0 + 1, n_in - 1)
             shape = [1] * input.dim()
             shape[d] = n_out
-            lt = E.tensor(lam.reshape(shape), dtype=input.dtype)
-            out = (out.index_select(d, E.tensor(i0)) * (1 - lt)
-                   + out.index_select(d, E.tensor(i1)) * lt)
-        else:
-            raise NotImplementedError(f"ember: interpolate mode {mode!r}")
+            lam = _dt.to_dtype_array((src - i0).reshape(shape), input.dtype)
+        lt = _reg.make_tensor(lam, input.dtype, dev)
+        out = (out.index_select(d, _reg.make_tensor(i0, E.int64, dev)) * (1 - lt)
+               + out.index_select(d, _reg.make_tensor(i1, E.int64, dev)) * lt)
     return out
 
 
@@ -683,6 +692,12 @@ def _array_module(t: Tensor):
     """numpy or cupy: the array namespace of ``t``'s device."""
     from ..backend.device import get_xp
     return get_xp(t._device)
+
+
+def _device_ctx(t: Tensor):
+    """The CUDA device context of ``t``'s device (a no-op on the CPU), for making arrays there."""
+    from ..creation import _on
+    return _on(_array_module(t), t._device)
 
 
 def _eye_kernel(kh, kw, like):
