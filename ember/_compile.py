@@ -21,15 +21,37 @@ How it behaves:
 
 Differences from torch.compile that a user can notice: the function must do the same GPU work
 each call for a signature — Python branches on tensor values, host reads (``.item()``) inside
-the step, random numbers drawn inside the step (dropout) and optimizers whose update reads a
-host-side step count (Adam's bias correction) are frozen at capture time. For those, call
-``ember.compile(fn, mode="eager")`` or leave the function uncompiled.
+the step and random numbers drawn inside the step (dropout) are frozen at capture time. For
+those, call ``ember.compile(fn, mode="eager")`` or leave the function uncompiled.
+
+Optimizers: on CUDA, SGD and Adam/AdamW update through multi-tensor kernels that keep Adam's
+step count in device tensors and compute the bias corrections on the device, so a captured step
+replays with the right count. They read ``lr`` from a device scalar that is refreshed from the
+parameter group before each replay (through ``on_replay``), so a scheduler's new ``lr`` shows
+without a new capture; the other hyperparameters are fixed at capture. An update that reads its
+step count on the host (``foreach=False``, NAdam, RAdam, Adamax) raises inside a capture, and
+the step then runs eagerly (with a warning) instead of replaying a frozen count.
 """
 from __future__ import annotations
 
 import functools
 
 from .tensor import Tensor
+
+# Host callbacks that code running inside a capture asked to run before each replay of that
+# graph (``on_replay``); ``_capture`` hands them to the captured entry.
+_REPLAY_HOOKS: list = []
+
+
+def on_replay(fn) -> None:
+    """Run ``fn()`` on the host before every replay of the step being captured now.
+
+    For state that lives on the host but is read by the graph from device memory (an
+    optimizer's learning rate): ``fn`` copies the current value to the device. Outside an
+    ``ember.compile`` capture it has no effect.
+    """
+    if fn not in _REPLAY_HOOKS:
+        _REPLAY_HOOKS.append(fn)
 
 
 def _signature(args, kwargs):
@@ -97,9 +119,10 @@ class _DeviceProbe:
 
 
 class _Entry:
-    __slots__ = ("calls", "graph", "static_args", "static_kwargs", "out", "eager")
+    __slots__ = ("calls", "graph", "static_args", "static_kwargs", "out", "eager", "hooks")
 
     def __init__(self):
+        self.hooks = ()
         self.eager = False
         self.calls = 0
         self.graph = None
@@ -144,6 +167,8 @@ class CompiledFunction:
             if entry.graph is None:
                 return self.fn(*args, **kwargs)
         self._copy_inputs(entry, args, kwargs)
+        for hook in entry.hooks:
+            hook()
         entry.graph.replay()
         return entry.out
 
@@ -159,6 +184,7 @@ class CompiledFunction:
         from .autograd.engine import BACKWARD_CALLS
         g = cuda.CUDAGraph()
         before = BACKWARD_CALLS[0]
+        del _REPLAY_HOOKS[:]
         try:
             with cuda.graph(g):
                 out = self.fn(*entry.static_args, **entry.static_kwargs)
@@ -182,6 +208,8 @@ class CompiledFunction:
             return
         entry.out = out
         entry.graph = g
+        entry.hooks = tuple(_REPLAY_HOOKS)
+        del _REPLAY_HOOKS[:]
 
     @staticmethod
     def _copy_inputs(entry, args, kwargs):

@@ -2,18 +2,19 @@
 2019): the decoupled-weight-decay variant."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import (Optimizer, addcmul_sq_, check_hparams, finish_update, lerp_,
-                        new_step_tensor, real_view, step_value, to_scalar, zeros_state)
+from . import _fused
+from ._adam_base import AdamFamily, AdamHyper
+from .optimizer import check_hparams, real_view
 
 __all__ = ["Adam", "AdamW"]
 
 
-class Adam(Optimizer):
+class Adam(AdamFamily):
     """Adam, like ``torch.optim.Adam``.
 
     ``m = lerp(m, g, 1 - beta1)``, ``v = beta2 v + (1 - beta2) g^2``, and
@@ -30,7 +31,15 @@ class Adam(Optimizer):
         maximize: maximize the objective.
         decoupled_weight_decay: shrink the parameter by ``1 - lr * weight_decay`` instead of
             adding the penalty to the gradient (this is AdamW).
-        foreach, capturable, differentiable, fused: accepted for compatibility.
+        foreach, fused: on CUDA the update of a whole group runs as a few multi-tensor kernel
+            launches (``ember/cuda/kernels/optim.py``) unless ``foreach=False`` (then one
+            array op at a time per parameter, with the step count on the host). CPU
+            parameters always take the per-parameter NumPy path.
+        capturable: accepted for compatibility: the CUDA multi-tensor path is always
+            capturable (``step`` is a float32 device tensor, as torch's fused/capturable Adam
+            keeps it; the bias corrections are computed on the device; ``lr`` is read from a
+            device scalar, so a captured step sees a scheduler's new ``lr``).
+        differentiable: not supported.
 
     Shape:
         Parameters of any shape; states ``exp_avg``, ``exp_avg_sq`` (and ``max_exp_avg_sq``)
@@ -51,6 +60,8 @@ class Adam(Optimizer):
                  decoupled_weight_decay: bool = False) -> None:
         check_hparams(lr=lr, eps=eps, betas=betas, weight_decay=weight_decay,
                       differentiable=differentiable)
+        if fused and foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
                     "amsgrad": amsgrad, "maximize": maximize, "foreach": foreach,
                     "capturable": capturable, "differentiable": differentiable, "fused": fused,
@@ -68,63 +79,39 @@ class Adam(Optimizer):
         "fused": None,
     }
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one optimization step.
+    def _state_names(self, group: dict) -> tuple[str, ...]:
+        if group["amsgrad"]:
+            return ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+        return ("exp_avg", "exp_avg_sq")
 
-        Args:
-            closure: re-evaluates the model and returns the loss (optional).
-        """
-        loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            lr = to_scalar(group["lr"])
-            beta1, beta2 = (to_scalar(b) for b in group["betas"])
-            eps = group["eps"]
-            weight_decay = group["weight_decay"]
-            amsgrad = group["amsgrad"]
-            decoupled = group["decoupled_weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = self._grad_of(p, group["maximize"], 0 if decoupled else weight_decay)
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = new_step_tensor()
-                    state["exp_avg"] = zeros_state(p)
-                    state["exp_avg_sq"] = zeros_state(p)
-                    if amsgrad:
-                        state["max_exp_avg_sq"] = zeros_state(p)
-                step_t = step_value(state)
-                step_t._data += 1
-                if weight_decay != 0 and decoupled:
-                    p._data *= 1 - lr * weight_decay
-                param = real_view(p._data)
-                g = real_view(g)
-                exp_avg = real_view(state["exp_avg"]._data)
-                exp_avg_sq = real_view(state["exp_avg_sq"]._data)
-                tmp = self._scratch(param, 2)
-                lerp_(exp_avg, g, 1 - beta1, tmp)
-                exp_avg_sq *= beta2
-                addcmul_sq_(exp_avg_sq, g, 1 - beta2, tmp)
-                step = float(step_t._data)
-                bias_correction1 = 1 - beta1 ** step
-                bias_correction2 = 1 - beta2 ** step
-                step_size = lr / bias_correction1
-                bias_correction2_sqrt = bias_correction2 ** 0.5
-                if amsgrad:
-                    max_sq = real_view(state["max_exp_avg_sq"]._data)
-                    np.maximum(max_sq, exp_avg_sq, out=max_sq)
-                    second = max_sq
-                else:
-                    second = exp_avg_sq
-                denom = self._scratch(param, 3)
-                np.sqrt(second, out=denom)
-                denom /= bias_correction2_sqrt
-                denom += eps
-                np.multiply(exp_avg, -step_size, out=tmp)
-                tmp /= denom
-                param += tmp
-                finish_update(p)
-        return loss
+    def _split(self, group: dict, params: list) -> tuple[list, list]:
+        return _fused.split(self, group, params)
+
+    def _fused_update(self, index: int, group: dict, params: list) -> None:
+        _fused.adam(self, index, group, params)
+
+    def _update(self, p: Tensor, param, g, state: dict, step: float, hp: AdamHyper,
+                group: dict) -> None:
+        tmp = self._scratch(param, 2)
+        exp_avg = self._first_moment_(state, g, hp, tmp)
+        exp_avg_sq = self._second_moment_(state, g, hp, tmp)
+        bias_correction1 = 1 - hp.beta1 ** step
+        bias_correction2 = 1 - hp.beta2 ** step
+        step_size = hp.lr / bias_correction1
+        bias_correction2_sqrt = bias_correction2 ** 0.5
+        if group["amsgrad"]:
+            max_sq = real_view(state["max_exp_avg_sq"]._data)
+            np.maximum(max_sq, exp_avg_sq, out=max_sq)
+            second = max_sq
+        else:
+            second = exp_avg_sq
+        denom = self._scratch(param, 3)
+        np.sqrt(second, out=denom)
+        denom /= bias_correction2_sqrt
+        denom += hp.eps
+        np.multiply(exp_avg, -step_size, out=tmp)
+        tmp /= denom
+        param += tmp
 
 
 class AdamW(Adam):
@@ -141,7 +128,7 @@ class AdamW(Adam):
         weight_decay: decoupled weight decay (default 1e-2).
         amsgrad: use the AMSGrad variant.
         maximize: maximize the objective.
-        foreach, capturable, differentiable, fused: accepted for compatibility.
+        foreach, capturable, differentiable, fused: as in :class:`Adam`.
 
     Shape:
         As :class:`Adam`.

@@ -1,18 +1,18 @@
 """Adamax: Adam with the infinity norm (Kingma & Ba, 2015, section 7)."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import (Optimizer, check_hparams, finish_update, lerp_, new_step_tensor,
-                        real_view, step_value, to_scalar, zeros_state)
+from ._adam_base import AdamFamily, AdamHyper
+from .optimizer import check_hparams, real_view
 
 __all__ = ["Adamax"]
 
 
-class Adamax(Optimizer):
+class Adamax(AdamFamily):
     """Adamax, like ``torch.optim.Adamax``.
 
     ``m = lerp(m, g, 1 - beta1)``, ``u = max(beta2 u, |g| + eps)``,
@@ -57,41 +57,19 @@ class Adamax(Optimizer):
         "capturable": False,
     }
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one optimization step.
+    def _state_names(self, group: dict) -> tuple[str, ...]:
+        return ("exp_avg", "exp_inf")
 
-        Args:
-            closure: re-evaluates the model and returns the loss (optional).
-        """
-        loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            lr = to_scalar(group["lr"])
-            beta1, beta2 = group["betas"]
-            eps = group["eps"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = self._grad_of(p, group["maximize"], group["weight_decay"])
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = new_step_tensor()
-                    state["exp_avg"] = zeros_state(p)
-                    state["exp_inf"] = zeros_state(p)
-                step_t = step_value(state)
-                step_t._data += 1
-                param = real_view(p._data)
-                g = real_view(g)
-                exp_avg = real_view(state["exp_avg"]._data)
-                exp_inf = real_view(state["exp_inf"]._data)
-                tmp = self._scratch(param, 2)
-                lerp_(exp_avg, g, 1 - beta1, tmp)
-                exp_inf *= beta2
-                np.abs(g, out=tmp)
-                tmp += eps
-                np.maximum(exp_inf, tmp, out=exp_inf)
-                clr = lr / (1 - beta1 ** float(step_t._data))
-                np.multiply(exp_avg, -clr, out=tmp)
-                tmp /= exp_inf
-                param += tmp
-                finish_update(p)
-        return loss
+    def _update(self, p: Tensor, param, g, state: dict, step: float, hp: AdamHyper,
+                group: dict) -> None:
+        tmp = self._scratch(param, 2)
+        exp_avg = self._first_moment_(state, g, hp, tmp)
+        exp_inf = real_view(state["exp_inf"]._data)
+        exp_inf *= hp.beta2
+        np.abs(g, out=tmp)
+        tmp += hp.eps
+        np.maximum(exp_inf, tmp, out=exp_inf)
+        clr = hp.lr / (1 - hp.beta1 ** step)
+        np.multiply(exp_avg, -clr, out=tmp)
+        tmp /= exp_inf
+        param += tmp

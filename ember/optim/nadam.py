@@ -1,19 +1,18 @@
 """NAdam: Adam with Nesterov momentum (Dozat, 2016), with the momentum-decay schedule."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
 from ..tensor import Tensor, make_tensor
-from .optimizer import (Optimizer, addcmul_sq_, check_hparams, finish_update, lerp_,
-                        new_step_tensor, real_view, scalar_dtype, step_value, to_scalar,
-                        zeros_state)
+from ._adam_base import AdamFamily, AdamHyper
+from .optimizer import check_hparams, scalar_dtype
 
 __all__ = ["NAdam"]
 
 
-class NAdam(Optimizer):
+class NAdam(AdamFamily):
     """NAdam, like ``torch.optim.NAdam``.
 
     ``mu_t = beta1 (1 - 0.5 * 0.96^(t * momentum_decay))``; ``mu_product`` is the running
@@ -72,63 +71,33 @@ class NAdam(Optimizer):
         "decoupled_weight_decay": False,
     }
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one optimization step.
+    _scalar_states = {"mu_product": 1.0}
 
-        Args:
-            closure: re-evaluates the model and returns the loss (optional).
-        """
-        loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            lr = to_scalar(group["lr"])
-            beta1, beta2 = group["betas"]
-            eps = group["eps"]
-            weight_decay = group["weight_decay"]
-            momentum_decay = group["momentum_decay"]
-            decoupled = group["decoupled_weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = self._grad_of(p, group["maximize"], 0 if decoupled else weight_decay)
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = new_step_tensor()
-                    state["mu_product"] = new_step_tensor(1.0)
-                    state["exp_avg"] = zeros_state(p)
-                    state["exp_avg_sq"] = zeros_state(p)
-                step_t = step_value(state)
-                step_t._data += 1
-                step = float(step_t._data)
-                mu_product_t = state["mu_product"]
-                if not isinstance(mu_product_t, Tensor):
-                    d = scalar_dtype()
-                    mu_product_t = make_tensor(np.array(mu_product_t, dtype=d.np), d, None)
-                    state["mu_product"] = mu_product_t
-                bias_correction2 = 1 - beta2 ** step
-                if weight_decay != 0 and decoupled:
-                    p._data *= 1 - lr * weight_decay
-                mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
-                mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
-                mu_product_t._data *= mu
-                mu_product = float(mu_product_t._data)
-                param = real_view(p._data)
-                g = real_view(g)
-                exp_avg = real_view(state["exp_avg"]._data)
-                exp_avg_sq = real_view(state["exp_avg_sq"]._data)
-                tmp = self._scratch(param, 2)
-                lerp_(exp_avg, g, 1 - beta1, tmp)
-                exp_avg_sq *= beta2
-                addcmul_sq_(exp_avg_sq, g, 1 - beta2, tmp)
-                denom = self._scratch(param, 3)
-                np.divide(exp_avg_sq, bias_correction2, out=denom)
-                np.sqrt(denom, out=denom)
-                denom += eps
-                mu_product_next = mu_product * mu_next
-                np.multiply(g, -lr * (1.0 - mu) / (1.0 - mu_product), out=tmp)
-                tmp /= denom
-                param += tmp
-                np.multiply(exp_avg, (-lr * mu_next) / (1.0 - mu_product_next), out=tmp)
-                tmp /= denom
-                param += tmp
-                finish_update(p)
-        return loss
+    def _update(self, p: Tensor, param, g, state: dict, step: float, hp: AdamHyper,
+                group: dict) -> None:
+        mu_product_t = state["mu_product"]
+        if not isinstance(mu_product_t, Tensor):
+            d = scalar_dtype()
+            mu_product_t = make_tensor(np.array(mu_product_t, dtype=d.np), d, None)
+            state["mu_product"] = mu_product_t
+        beta1 = hp.beta1
+        momentum_decay = group["momentum_decay"]
+        bias_correction2 = 1 - hp.beta2 ** step
+        mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
+        mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
+        mu_product_t._data *= mu
+        mu_product = float(mu_product_t._data)
+        tmp = self._scratch(param, 2)
+        exp_avg = self._first_moment_(state, g, hp, tmp)
+        exp_avg_sq = self._second_moment_(state, g, hp, tmp)
+        denom = self._scratch(param, 3)
+        np.divide(exp_avg_sq, bias_correction2, out=denom)
+        np.sqrt(denom, out=denom)
+        denom += hp.eps
+        mu_product_next = mu_product * mu_next
+        np.multiply(g, -hp.lr * (1.0 - mu) / (1.0 - mu_product), out=tmp)
+        tmp /= denom
+        param += tmp
+        np.multiply(exp_avg, (-hp.lr * mu_next) / (1.0 - mu_product_next), out=tmp)
+        tmp /= denom
+        param += tmp

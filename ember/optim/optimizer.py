@@ -163,6 +163,8 @@ class Optimizer:
         self.state: defaultdict = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
         self._scratch_bufs: dict = {}
+        # (group index, CUDA device) -> [device lr scalar, value it holds] (see _fused.py).
+        self._device_lrs: dict = {}
         self._patch_step_function()
         param_groups = list(params)
         if len(param_groups) == 0:
@@ -197,6 +199,7 @@ class Optimizer:
             if name not in self.__dict__:
                 setattr(self, name, OrderedDict())
         self.__dict__.setdefault("_scratch_bufs", {})
+        self.__dict__.setdefault("_device_lrs", {})
         self.defaults.setdefault("differentiable", False)
         self._patch_step_function()
 
@@ -404,6 +407,12 @@ class Optimizer:
             hook(self)
 
     # ------------------------------------------------------------------ update helpers
+    def _refresh_device_lrs(self) -> None:
+        """Copy each group's host ``lr`` into its device scalar where it changed (run before
+        each replay of a captured step, so that a scheduler's change reaches the graph)."""
+        from ._fused import refresh_device_lrs
+        refresh_device_lrs(self)
+
     def _scratch(self, like, slot: int):
         """A reusable C-contiguous work array shaped like ``like`` (contents undefined).
 
@@ -469,6 +478,14 @@ def step_value(state: dict) -> Tensor:
         step = new_step_tensor(float(step))
         state["step"] = step
     return step
+
+
+def increment_step(state: dict) -> float:
+    """Add 1 to ``state['step']`` and return the new count as a Python float (a host read: on
+    CUDA this synchronizes, which is why the fused CUDA paths never call it)."""
+    step_t = step_value(state)
+    step_t._data += 1
+    return float(step_t._data)
 
 
 def _xp_of(arr):

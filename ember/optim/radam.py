@@ -1,18 +1,18 @@
 """RAdam: Adam with a rectified adaptive learning rate (Liu et al., 2020)."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import (Optimizer, addcmul_sq_, check_hparams, finish_update, lerp_,
-                        new_step_tensor, real_view, step_value, to_scalar, zeros_state)
+from ._adam_base import AdamFamily, AdamHyper
+from .optimizer import check_hparams
 
 __all__ = ["RAdam"]
 
 
-class RAdam(Optimizer):
+class RAdam(AdamFamily):
     """RAdam, like ``torch.optim.RAdam``.
 
     With ``rho_inf = 2 / (1 - beta2) - 1`` and
@@ -63,57 +63,25 @@ class RAdam(Optimizer):
         "capturable": False,
     }
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one optimization step.
-
-        Args:
-            closure: re-evaluates the model and returns the loss (optional).
-        """
-        loss = self._eval_closure(closure)
-        for group in self.param_groups:
-            lr = to_scalar(group["lr"])
-            beta1, beta2 = group["betas"]
-            eps = group["eps"]
-            weight_decay = group["weight_decay"]
-            decoupled = group["decoupled_weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = self._grad_of(p, group["maximize"], 0 if decoupled else weight_decay)
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = new_step_tensor()
-                    state["exp_avg"] = zeros_state(p)
-                    state["exp_avg_sq"] = zeros_state(p)
-                step_t = step_value(state)
-                step_t._data += 1
-                step = float(step_t._data)
-                if weight_decay != 0 and decoupled:
-                    p._data *= 1 - lr * weight_decay
-                param = real_view(p._data)
-                g = real_view(g)
-                exp_avg = real_view(state["exp_avg"]._data)
-                exp_avg_sq = real_view(state["exp_avg_sq"]._data)
-                tmp = self._scratch(param, 2)
-                lerp_(exp_avg, g, 1 - beta1, tmp)
-                exp_avg_sq *= beta2
-                addcmul_sq_(exp_avg_sq, g, 1 - beta2, tmp)
-                bias_correction1 = 1 - beta1 ** step
-                bias_correction2 = 1 - beta2 ** step
-                # tmp = bias-corrected first moment, times lr (torch's evaluation order).
-                np.divide(exp_avg, bias_correction1, out=tmp)
-                tmp *= lr
-                rho_inf = 2 / (1 - beta2) - 1
-                rho_t = rho_inf - 2 * step * (beta2 ** step) / bias_correction2
-                if rho_t > 5.0:
-                    adaptive = self._scratch(param, 3)
-                    np.sqrt(exp_avg_sq, out=adaptive)
-                    adaptive += eps
-                    np.divide(bias_correction2 ** 0.5, adaptive, out=adaptive)
-                    tmp *= adaptive
-                    rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
-                            / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
-                    tmp *= rect
-                param -= tmp
-                finish_update(p)
-        return loss
+    def _update(self, p: Tensor, param, g, state: dict, step: float, hp: AdamHyper,
+                group: dict) -> None:
+        tmp = self._scratch(param, 2)
+        exp_avg = self._first_moment_(state, g, hp, tmp)
+        exp_avg_sq = self._second_moment_(state, g, hp, tmp)
+        bias_correction1 = 1 - hp.beta1 ** step
+        bias_correction2 = 1 - hp.beta2 ** step
+        # tmp = bias-corrected first moment, times lr (torch's evaluation order).
+        np.divide(exp_avg, bias_correction1, out=tmp)
+        tmp *= hp.lr
+        rho_inf = 2 / (1 - hp.beta2) - 1
+        rho_t = rho_inf - 2 * step * (hp.beta2 ** step) / bias_correction2
+        if rho_t > 5.0:
+            adaptive = self._scratch(param, 3)
+            np.sqrt(exp_avg_sq, out=adaptive)
+            adaptive += hp.eps
+            np.divide(bias_correction2 ** 0.5, adaptive, out=adaptive)
+            tmp *= adaptive
+            rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
+                    / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+            tmp *= rect
+        param -= tmp

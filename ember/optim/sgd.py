@@ -6,6 +6,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from ..tensor import Tensor, make_tensor
+from . import _fused
 from .optimizer import Optimizer, check_hparams, finish_update, to_scalar
 
 __all__ = ["SGD"]
@@ -27,8 +28,11 @@ class SGD(Optimizer):
         weight_decay: L2 penalty added to the gradient (default 0).
         nesterov: use Nesterov momentum (needs momentum > 0 and dampening 0).
         maximize: maximize the objective instead of minimizing it.
-        foreach, differentiable, fused: accepted for compatibility; ember always runs one
-            in-place NumPy update per parameter.
+        foreach, fused: on CUDA the update of a whole group runs as a few multi-tensor
+            kernel launches (``ember/cuda/kernels/optim.py``, ``lr`` read from a device
+            scalar) unless ``foreach=False``; CPU parameters take one in-place NumPy update
+            per parameter.
+        differentiable: not supported.
 
     Shape:
         Parameters of any shape; state ``momentum_buffer`` has the parameter's shape.
@@ -48,6 +52,8 @@ class SGD(Optimizer):
         if momentum < 0.0:
             raise ValueError(f"Invalid momentum value: {momentum}")
         check_hparams(weight_decay=weight_decay, differentiable=differentiable)
+        if fused and foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
         defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
                     "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize,
                     "foreach": foreach, "differentiable": differentiable, "fused": fused}
@@ -71,16 +77,20 @@ class SGD(Optimizer):
             closure: re-evaluates the model and returns the loss (optional).
         """
         loss = self._eval_closure(closure)
-        for group in self.param_groups:
+        for index, group in enumerate(self.param_groups):
+            params = [p for p in group["params"] if p.grad is not None]
+            fused, params = _fused.split(self, group, params)
+            if fused:
+                _fused.sgd(self, index, group, fused)
+            if not params:
+                continue
             lr = to_scalar(group["lr"])
             momentum = group["momentum"]
             dampening = group["dampening"]
             nesterov = group["nesterov"]
             weight_decay = to_scalar(group["weight_decay"])
             maximize = group["maximize"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
+            for p in params:
                 g = self._grad_of(p, maximize, weight_decay)
                 if momentum != 0:
                     state = self.state[p]
