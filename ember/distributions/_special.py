@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from ..backend import dtypes as _dt
 from ..ops.registry import Primitive, register
 from ..tensor import Tensor
 
@@ -70,8 +71,42 @@ def polygamma_np(n: int, x: np.ndarray) -> np.ndarray:
 
 
 def _wrap_like(arr, like: Tensor) -> Tensor:
+    """A tensor of ``like``'s dtype and device holding the host array ``arr``."""
     from ..ops import registry as _reg
-    return _reg.make_tensor(np.asarray(arr).astype(like._data.dtype), like._dtype, like._device)
+    if like._device.type == "cpu":
+        return _reg.make_tensor(np.asarray(arr).astype(like._data.dtype), like._dtype,
+                                like._device)
+    from ..backend.device import get_xp
+    xp = get_xp(like._device)
+    with xp.cuda.Device(like._device.index or 0):
+        dev = _dt.to_dtype_array(xp.asarray(np.asarray(arr, dtype=np.float64)), like._dtype)
+    return _reg.make_tensor(dev, like._dtype, like._device)
+
+
+def _cupy_special():
+    import cupyx.scipy.special as csp
+    return csp
+
+
+def _lgamma_xp(xp, x):
+    """lgamma_np on the array's own device (cupyx's gammaln on CUDA, in float64)."""
+    if xp is np:
+        return lgamma_np(x)
+    out = _cupy_special().gammaln(x.astype(xp.float64))
+    return out.astype(x.dtype if x.dtype.kind == "f" else xp.float32)
+
+
+def _polygamma_xp(xp, n: int, x):
+    """polygamma_np(n, x) on the array's own device, in float64."""
+    if xp is np:
+        return polygamma_np(n, x)
+    csp = _cupy_special()
+    x = x.astype(xp.float64)
+    if n == 0:
+        return csp.digamma(x)
+    # psi^(n)(x) = (-1)^(n+1) n! zeta(n+1, x) for n >= 1 (Hurwitz zeta).
+    sign = -1.0 if n % 2 == 0 else 1.0
+    return sign * math.factorial(n) * csp.zeta(float(n + 1), x)
 
 
 @register("special_lgamma")
@@ -80,7 +115,7 @@ class LgammaOp(Primitive):
 
     def forward(self, x):
         self.save_for_backward(x)
-        return lgamma_np(x)
+        return _lgamma_xp(self.xp, x)
 
     def backward(self, g):
         (x,) = self.saved_tensors
@@ -94,7 +129,7 @@ class PolygammaOp(Primitive):
     def forward(self, x, n=0):
         self.n = n
         self.save_for_backward(x)
-        return polygamma_np(n, x).astype(x.dtype)
+        return _polygamma_xp(self.xp, n, x).astype(x.dtype)
 
     def backward(self, g):
         (x,) = self.saved_tensors
@@ -151,7 +186,8 @@ class StandardGammaOp(Primitive):
     """
 
     def forward(self, alpha, u, x0=None):
-        a = alpha.astype(np.float64)
+        # The solve runs on the host: u and x0 come from the host generator (no capture here).
+        a = _dt.host_array(alpha).astype(np.float64)
         x = np.asarray(x0, dtype=np.float64).copy() if x0 is not None else np.maximum(a, 1e-3)
         for _ in range(60):
             p, _ = _gamma_cdf_and_dalpha(x, a)
@@ -163,11 +199,14 @@ class StandardGammaOp(Primitive):
             x = x_new
         self.x64 = x
         self.save_for_backward(alpha)
-        return x.astype(alpha.dtype)
+        if self.xp is np:
+            return x.astype(alpha.dtype)
+        with self.xp.cuda.Device(alpha.device.id):
+            return self.xp.asarray(x).astype(alpha.dtype)  # back to alpha's device
 
     def backward(self, g):
         (alpha,) = self.saved_tensors
-        a = alpha._data.astype(np.float64)
+        a = _dt.host_array(alpha._data).astype(np.float64)
         x = self.x64
         _, dp = _gamma_cdf_and_dalpha(x, a)
         dx = -dp / np.exp(_gamma_log_pdf(x, a))
@@ -177,14 +216,26 @@ class StandardGammaOp(Primitive):
 def standard_gamma_rsample(alpha: Tensor, generator=None) -> Tensor:
     from ..random import rng_of
     rng = rng_of(generator)
-    a = alpha._data.astype(np.float64)
+    host = _dt.host_array(alpha._data)
+    a = host.astype(np.float64)
     x0 = rng.standard_gamma(a)
-    x0 = np.maximum(x0, np.finfo(alpha._data.dtype).tiny)
+    x0 = np.maximum(x0, np.finfo(host.dtype).tiny)
     u, _ = _gamma_cdf_and_dalpha(x0, a)
     return StandardGammaOp.apply(alpha, u, x0=x0)
 
 
 # -------------------------------------------------------------------------- linear algebra
+def _cupy_cholesky(xp, a):
+    """CuPy's Cholesky factor; cuSOLVER's failure flag is read (raising LinAlgError) only when
+    a host synchronisation is allowed, i.e. not during a CUDA-graph capture."""
+    from ..backend.device import host_checks_allowed
+    if not host_checks_allowed():
+        return xp.linalg.cholesky(a)
+    import cupyx
+    with cupyx.errstate(linalg="raise"):
+        return xp.linalg.cholesky(a)
+
+
 @register("cholesky")
 class CholeskyOp(Primitive):
     """Lower Cholesky factor L of a (batched) symmetric positive-definite A = L L^T.
@@ -194,8 +245,12 @@ class CholeskyOp(Primitive):
     """
 
     def forward(self, a):
+        xp = self.xp
         try:
-            out = np.linalg.cholesky(a)
+            if xp is np:
+                out = np.linalg.cholesky(a)
+            else:
+                out = _cupy_cholesky(xp, a)
         except np.linalg.LinAlgError:
             raise RuntimeError("linalg.cholesky: The factorization could not be completed "
                                "because the input is not positive-definite.") from None
@@ -207,7 +262,7 @@ class CholeskyOp(Primitive):
         P = L.mT.matmul(g).tril()
         n = L.shape[-1]
         from .. import eye
-        half = 1.0 - 0.5 * eye(n, dtype=L.dtype)
+        half = 1.0 - 0.5 * eye(n, dtype=L.dtype, device=L.device)
         P = P * half
         Y = SolveTriangularOp.apply(L.mT, P, upper=True)           # L^-T P
         Z = SolveTriangularOp.apply(L.mT, Y.mT, upper=True)        # L^-T Y^T = (Y L^-1)^T
@@ -222,8 +277,14 @@ class SolveTriangularOp(Primitive):
     def forward(self, a, b, upper=False):
         self.upper = upper
         self.shapes = (a.shape, b.shape)
-        tri = np.triu(a) if upper else np.tril(a)
-        out = np.linalg.solve(tri, b)
+        xp = self.xp
+        tri = xp.triu(a) if upper else xp.tril(a)
+        if b.ndim >= 2 and tri.shape[:-2] != b.shape[:-2]:
+            # CuPy's solve wants equal batch dims (NumPy's would broadcast them the same way).
+            batch = np.broadcast_shapes(tri.shape[:-2], b.shape[:-2])
+            tri = xp.broadcast_to(tri, batch + tri.shape[-2:])
+            b = xp.broadcast_to(b, batch + b.shape[-2:])
+        out = xp.linalg.solve(tri, b)
         self.save_for_backward(a, out)
         return out
 

@@ -139,7 +139,7 @@ class _PositiveDefinite(Constraint):
         a = value.detach().cpu().numpy()
         sym = np.all(np.abs(a - np.swapaxes(a, -1, -2)) <= 1e-6 * (1 + np.abs(a)), (-2, -1))
         ok = np.linalg.eigvalsh((a + np.swapaxes(a, -1, -2)) / 2).min(-1) > 0
-        return E.tensor(sym & ok)
+        return E.tensor(sym & ok, device=value.device)
 
 
 real = _Real()

@@ -189,7 +189,7 @@ class Gamma(Distribution):
 
     def log_prob(self, value: Tensor) -> Tensor:
         if not isinstance(value, Tensor):
-            value = E.tensor(value, dtype=self.rate.dtype)
+            value = E.tensor(value, dtype=self.rate.dtype, device=self.rate.device)
         if self._validate_args:
             self._validate_sample(value)
         c, r = self.concentration, self.rate
@@ -322,7 +322,7 @@ class MultivariateNormal(Distribution):
         else:
             # P = Lp Lp^T  =>  Sigma = Lp^-T Lp^-1; its Cholesky factor is the scale.
             lp = S.cholesky(precision_matrix)
-            eye = E.eye(n, dtype=lp.dtype).expand(tuple(lp.shape))
+            eye = E.eye(n, dtype=lp.dtype, device=lp.device).expand(tuple(lp.shape))
             linv = S.solve_triangular(lp, eye)
             self._unbroadcasted_scale_tril = S.cholesky(linv.mT.matmul(linv))
 
@@ -337,7 +337,8 @@ class MultivariateNormal(Distribution):
         if name == "precision_matrix":
             n = self._event_shape[0]
             L = self._unbroadcasted_scale_tril
-            linv = S.solve_triangular(L, E.eye(n, dtype=L.dtype).expand(tuple(L.shape)))
+            linv = S.solve_triangular(L, E.eye(n, dtype=L.dtype, device=L.device).expand(
+                tuple(L.shape)))
             return linv.mT.matmul(linv).expand(
                 tuple(self._batch_shape) + tuple(self._event_shape) * 2)
         raise AttributeError(name)

@@ -92,7 +92,8 @@ class Bernoulli(Distribution):
                                                                 reduction="none")
 
     def enumerate_support(self, expand: bool = True) -> Tensor:
-        values = E.arange(2, dtype=self.probs.dtype).reshape((-1,) + (1,) * len(self.batch_shape))
+        values = E.arange(2, dtype=self.probs.dtype, device=self.probs.device).reshape(
+            (-1,) + (1,) * len(self.batch_shape))
         return values.expand((-1,) + tuple(self.batch_shape)) if expand else values
 
 
@@ -147,7 +148,8 @@ class Categorical(Distribution):
 
     @property
     def mean(self) -> Tensor:
-        return E.full(tuple(self.batch_shape), float("nan"), dtype=self._param.dtype)
+        return E.full(tuple(self.batch_shape), float("nan"), dtype=self._param.dtype,
+                      device=self._param.device)
 
     @property
     def mode(self) -> Tensor:
@@ -155,7 +157,8 @@ class Categorical(Distribution):
 
     @property
     def variance(self) -> Tensor:
-        return E.full(tuple(self.batch_shape), float("nan"), dtype=self._param.dtype)
+        return E.full(tuple(self.batch_shape), float("nan"), dtype=self._param.dtype,
+                      device=self._param.device)
 
     def sample(self, sample_shape=()) -> Tensor:
         from ..random import rng_of
@@ -169,7 +172,8 @@ class Categorical(Distribution):
         idx = (u > cdf[None]).sum(-1)
         idx = np.minimum(idx, k - 1)
         out = idx.reshape(tuple(sample_shape) + tuple(self.batch_shape))
-        return E.tensor(out.astype(np.int64))
+        # Drawn on the host (the CPU generator's stream), returned where the parameters live.
+        return E.tensor(out.astype(np.int64), device=self._param.device)
 
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
@@ -185,7 +189,8 @@ class Categorical(Distribution):
         return -(logits * self.probs).sum(-1)
 
     def enumerate_support(self, expand: bool = True) -> Tensor:
-        values = E.arange(self._num_events).reshape((-1,) + (1,) * len(self.batch_shape))
+        values = E.arange(self._num_events, device=self._param.device).reshape(
+            (-1,) + (1,) * len(self.batch_shape))
         return values.expand((-1,) + tuple(self.batch_shape)) if expand else values
 
 
