@@ -4,7 +4,8 @@ ember.examples.char_gpt``.
 The text comes from a small grammar written here (so nothing is downloaded); after training the
 model prints a sample that continues a prompt. Causal self-attention through
 ``F.scaled_dot_product_attention(is_causal=True)``, AdamW with weight decay on the Linear
-weights only, gradient clipping at 1.0.
+weights only, gradient clipping at 1.0. ``--device cuda`` (the default when a GPU is present)
+trains on the GPU.
 """
 from __future__ import annotations
 
@@ -81,7 +82,7 @@ class GPT(nn.Module):
         self.head = nn.Linear(d, vocab, bias=False)
 
     def forward(self, idx):
-        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))
         for b in self.blocks:
             x = b(x)
         return self.head(self.ln_f(x))
@@ -116,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--sample-len", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                   help="cpu or cuda (default: cuda when a GPU and CuPy are present)")
     args = p.parse_args(argv)
 
     torch.manual_seed(args.seed)
@@ -123,17 +126,18 @@ def main(argv: Sequence[str] | None = None) -> dict:
     chars = sorted(set(text))
     stoi = {c: i for i, c in enumerate(chars)}
     data = np.array([stoi[c] for c in text], dtype=np.int64)
-    model = GPT(len(chars), args.block_size, args.d_model, 4, args.layers)
+    device = torch.device(args.device)
+    model = GPT(len(chars), args.block_size, args.d_model, 4, args.layers).to(device)
     opt = configure_optimizer(model, args.lr)
     rng = np.random.default_rng(args.seed)
-    print(f"char-GPT: {len(text)} characters, vocabulary {len(chars)}, "
+    print(f"char-GPT on {device}: {len(text)} characters, vocabulary {len(chars)}, "
           f"{sum(p.numel() for p in model.parameters())} parameters", flush=True)
     start = time.perf_counter()
     losses = []
     for step in range(1, args.steps + 1):
         ix = rng.integers(0, len(data) - args.block_size - 1, args.batch_size)
-        x = torch.tensor(np.stack([data[i:i + args.block_size] for i in ix]))
-        y = torch.tensor(np.stack([data[i + 1:i + 1 + args.block_size] for i in ix]))
+        x = torch.tensor(np.stack([data[i:i + args.block_size] for i in ix])).to(device)
+        y = torch.tensor(np.stack([data[i + 1:i + 1 + args.block_size] for i in ix])).to(device)
         logits = model(x)
         loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), y.view(-1))
         opt.zero_grad(set_to_none=True)
@@ -144,8 +148,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
         if step % max(args.steps // 10, 1) == 0 or step == args.steps:
             print(f"step {step}/{args.steps}  loss {np.mean(losses[-20:]):.4f}  "
                   f"({time.perf_counter() - start:.1f} s)", flush=True)
-    prompt = torch.tensor([[stoi[c] for c in "the cat "]])
-    out = model.generate(prompt, args.sample_len)[0].tolist()
+    prompt = torch.tensor([[stoi[c] for c in "the cat "]], device=device)
+    out = model.generate(prompt, args.sample_len)[0].cpu().tolist()
     sample = "".join(chars[i] for i in out)
     print("sample:\n" + sample, flush=True)
     return {"losses": losses, "sample": sample}

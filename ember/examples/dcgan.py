@@ -4,6 +4,7 @@ Generator: z (32) -> Linear -> 64x7x7 -> ConvTranspose to 32x14x14 -> ConvTransp
 with tanh; discriminator: conv 1->32->64 with stride 2 and LeakyReLU, then a linear logit.
 BatchNorm in the generator, Adam(2e-4, betas=(0.5, 0.999)), the non-saturating GAN loss with
 BCEWithLogits. Writes ``dcgan_samples.png`` (a fixed latent batch) after every epoch.
+``--device cuda`` (the default when a GPU is present) trains on the GPU.
 """
 from __future__ import annotations
 
@@ -63,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     p.add_argument("--data", default="./data")
     p.add_argument("--out", default=".", help="folder for the PNG grid")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                   help="cpu or cuda (default: cuda when a GPU and CuPy are present)")
     args = p.parse_args(argv)
 
     torch.manual_seed(args.seed)
@@ -71,23 +74,25 @@ def main(argv: Sequence[str] | None = None) -> dict:
     if args.limit:
         data = Subset(data, range(min(args.limit, len(data))))
     loader = DataLoader(data, batch_size=args.batch_size, shuffle=True, drop_last=True)
-    G, D = Generator(args.nz), Discriminator()
+    device = torch.device(args.device)
+    G, D = Generator(args.nz).to(device), Discriminator().to(device)
     G.apply(weights_init)
     D.apply(weights_init)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     bce = nn.BCEWithLogitsLoss()
-    fixed = torch.randn(64, args.nz)
+    fixed = torch.randn(64, args.nz, device=device)
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "dcgan_samples.png")
-    print(f"DCGAN on {len(data)} MNIST images, {args.epochs} epochs", flush=True)
+    print(f"DCGAN on {device}, {len(data)} MNIST images, {args.epochs} epochs", flush=True)
     history = []
     for epoch in range(1, args.epochs + 1):
         start = time.perf_counter()
         for i, (real, _) in enumerate(loader):
+            real = real.to(device)
             b = real.shape[0]
-            ones, zeros = torch.ones(b), torch.zeros(b)
-            fake = G(torch.randn(b, args.nz))
+            ones, zeros = torch.ones(b, device=device), torch.zeros(b, device=device)
+            fake = G(torch.randn(b, args.nz, device=device))
             loss_d = bce(D(real), ones) + bce(D(fake.detach()), zeros)
             opt_d.zero_grad()
             loss_d.backward()
@@ -102,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
                       f"loss_G {loss_g.item():.3f}", flush=True)
         G.eval()
         with torch.no_grad():
-            save_image(G(fixed) * 0.5 + 0.5, path, nrow=8)
+            save_image((G(fixed) * 0.5 + 0.5).cpu(), path, nrow=8)
         G.train()
         print(f"epoch {epoch}/{args.epochs} done ({time.perf_counter() - start:.1f} s); "
               f"wrote {path}", flush=True)

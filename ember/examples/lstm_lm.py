@@ -4,6 +4,7 @@ The corpus comes from the grammar in ``char_gpt``; the model is embedding -> 2-l
 linear over the vocabulary, trained with truncated backpropagation through time (the hidden
 state carries across batches, detached), SGD and gradient clipping, as in PyTorch's
 word_language_model example. Prints training/validation perplexity and a sample.
+``--device cuda`` (the default when a GPU is present) trains on the GPU.
 """
 from __future__ import annotations
 
@@ -43,13 +44,13 @@ def batchify(ids: np.ndarray, bsz: int) -> np.ndarray:
     return ids[:n * bsz].reshape(bsz, n).T.copy()  # (T, B)
 
 
-def evaluate(model, data, bptt, vocab) -> float:
+def evaluate(model, data, bptt, vocab, device="cpu") -> float:
     model.eval()
     total, count, hidden = 0.0, 0, None
     with torch.no_grad():
         for i in range(0, data.shape[0] - 1, bptt):
-            x = torch.tensor(data[i:i + bptt])
-            y = torch.tensor(data[i + 1:i + 1 + bptt])
+            x = torch.tensor(data[i:i + bptt]).to(device)
+            y = torch.tensor(data[i + 1:i + 1 + bptt]).to(device)
             x = x[:y.shape[0]]
             out, hidden = model(x, hidden)
             total += F.cross_entropy(out.view(-1, vocab), y.reshape(-1), reduction="sum").item()
@@ -66,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     p.add_argument("--lr", type=float, default=5.0)
     p.add_argument("--clip", type=float, default=0.25)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                   help="cpu or cuda (default: cuda when a GPU and CuPy are present)")
     args = p.parse_args(argv)
 
     torch.manual_seed(args.seed)
@@ -77,17 +80,18 @@ def main(argv: Sequence[str] | None = None) -> dict:
     split = int(0.9 * len(ids))
     train, valid = batchify(ids[:split], args.batch_size), batchify(ids[split:], 10)
     vocab = len(vocab_list)
-    model = RNNModel(vocab)
+    device = torch.device(args.device)
+    model = RNNModel(vocab).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=args.lr)
-    print(f"LSTM LM: {len(tokens)} tokens, vocabulary {vocab}", flush=True)
+    print(f"LSTM LM on {device}: {len(tokens)} tokens, vocabulary {vocab}", flush=True)
     history = []
     for epoch in range(1, args.epochs + 1):
         model.train()
         start = time.perf_counter()
         hidden, total, batches = None, 0.0, 0
         for i in range(0, train.shape[0] - 1, args.bptt):
-            x = torch.tensor(train[i:i + args.bptt])
-            y = torch.tensor(train[i + 1:i + 1 + args.bptt])
+            x = torch.tensor(train[i:i + args.bptt]).to(device)
+            y = torch.tensor(train[i + 1:i + 1 + args.bptt]).to(device)
             x = x[:y.shape[0]]
             if hidden is not None:
                 hidden = tuple(h.detach() for h in hidden)  # truncated BPTT
@@ -99,13 +103,13 @@ def main(argv: Sequence[str] | None = None) -> dict:
             opt.step()
             total += loss.item()
             batches += 1
-        val = evaluate(model, valid, args.bptt, vocab)
+        val = evaluate(model, valid, args.bptt, vocab, device)
         history.append((total / batches, val))
         print(f"epoch {epoch}/{args.epochs}  train ppl {math.exp(total / batches):8.2f}  "
               f"valid ppl {math.exp(val):8.2f}  ({time.perf_counter() - start:.1f} s)",
               flush=True)
     model.eval()
-    idx, hidden, out_words = torch.tensor([[stoi["the"]]]), None, ["the"]
+    idx, hidden, out_words = torch.tensor([[stoi["the"]]], device=device), None, ["the"]
     with torch.no_grad():
         for _ in range(30):
             logits, hidden = model(idx, hidden)

@@ -5,6 +5,8 @@ The environment: an agent on a 5x5 grid starts in a random cell and must reach t
 each step costs 0.02, reaching the goal pays 1, an episode ends at the goal or after 30 steps.
 The policy is an MLP over a one-hot position with a ``Categorical`` over 4 moves; the update is
 the policy gradient with discounted returns, a running-mean baseline and an entropy bonus.
+The environment stays on the host; ``--device cuda`` (the default when a GPU is present) runs
+the policy and its update on the GPU.
 """
 from __future__ import annotations
 
@@ -68,11 +70,14 @@ def main(argv: Sequence[str] | None = None) -> dict:
     p.add_argument("--lr", type=float, default=1e-2)
     p.add_argument("--entropy", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                   help="cpu or cuda (default: cuda when a GPU and CuPy are present)")
     args = p.parse_args(argv)
 
     torch.manual_seed(args.seed)
     env = GridWorld(seed=args.seed)
-    policy = Policy(env.size * env.size)
+    device = torch.device(args.device)
+    policy = Policy(env.size * env.size).to(device)
     opt = torch.optim.Adam(policy.parameters(), lr=args.lr)
     baseline = 0.0
     returns_hist, lengths = [], []
@@ -81,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         obs, done = env.reset(), False
         log_probs, entropies, rewards = [], [], []
         while not done:
-            dist = policy(torch.tensor(obs))
+            dist = policy(torch.tensor(obs).to(device))
             action = dist.sample()
             log_probs.append(dist.log_prob(action))
             entropies.append(dist.entropy())
@@ -91,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         for r in reversed(rewards):
             g = r + args.gamma * g
             disc.append(g)
-        disc = torch.tensor(disc[::-1], dtype=torch.float32)
+        disc = torch.tensor(disc[::-1], dtype=torch.float32, device=device)
         baseline = 0.9 * baseline + 0.1 * float(disc.mean().item())
         loss = -(torch.stack(log_probs) * (disc - baseline)).sum() \
             - args.entropy * torch.stack(entropies).sum()

@@ -9,7 +9,8 @@ replaces the classifier head (``model.fc``) with a new ``Linear`` and fine-tunes
 Pretrained weights: ``--weights DEFAULT`` loads ``ResNet18_Weights.IMAGENET1K_V1`` from the local
 cache folder (``$TORCH_HOME/hub/checkpoints/resnet18-f37072fd.pth``; nothing is downloaded) and
 ``--weights PATH`` a checkpoint file; without them the backbone keeps its random initialisation,
-which still gives the head usable features on these simple pictures.
+which still gives the head usable features on these simple pictures. ``--device cuda`` (the
+default when a GPU is present) trains on the GPU.
 """
 from __future__ import annotations
 
@@ -81,6 +82,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     p.add_argument("--lr", type=float, default=0.003)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                   help="cpu or cuda (default: cuda when a GPU and CuPy are present)")
     args = p.parse_args(argv)
     torch.manual_seed(args.seed)
     make_image_folder(args.root, per_class=args.per_class, size=args.size + args.size // 4,
@@ -97,7 +100,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     train_loader = DataLoader(train_set, batch_size=16, shuffle=True)
     val_loader = DataLoader(val_set, batch_size=32)
 
-    model = build_model(len(train_set.classes), args.weights)
+    device = torch.device(args.device)
+    model = build_model(len(train_set.classes), args.weights).to(device)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     head_params = sum(p.numel() for p in model.fc.parameters())
     optimizer = optim.SGD([p for p in model.parameters() if p.requires_grad], lr=args.lr,
@@ -110,6 +114,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
         # batch's statistics, which also adapts its running averages to the new images).
         model.train()
         for images, labels in train_loader:
+            images, labels = images.to(device), labels.to(device)
             optimizer.zero_grad()
             loss = criterion(model(images), labels)
             loss.backward()
@@ -121,6 +126,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
         model.eval()
         with torch.no_grad():
             for images, labels in val_loader:
+                images, labels = images.to(device), labels.to(device)
                 correct += (model(images).argmax(1) == labels).sum().item()
         accuracy = correct / len(val_set)
         if not args.quiet:

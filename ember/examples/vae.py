@@ -4,6 +4,7 @@ Encoder 784-400-(mu, log var) of a 20-d latent, decoder 20-400-784 with Bernoull
 latent is sampled with ``Normal(mu, std).rsample()`` and the KL term comes from
 ``kl_divergence`` against the standard normal prior, both from ``ember.distributions``. Writes
 ``vae_recon.png`` (inputs over reconstructions) and ``vae_samples.png`` (decoded prior samples).
+``--device cuda`` (the default when a GPU is present) trains on the GPU.
 """
 from __future__ import annotations
 
@@ -61,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     p.add_argument("--data", default="./data")
     p.add_argument("--out", default=".", help="folder for the PNG grids")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                   help="cpu or cuda (default: cuda when a GPU and CuPy are present)")
     args = p.parse_args(argv)
 
     torch.manual_seed(args.seed)
@@ -68,15 +71,17 @@ def main(argv: Sequence[str] | None = None) -> dict:
     if args.limit:
         train = Subset(train, range(min(args.limit, len(train))))
     loader = DataLoader(train, batch_size=args.batch_size, shuffle=True)
-    model = VAE()
+    device = torch.device(args.device)
+    model = VAE().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    print(f"VAE on {len(train)} MNIST images, {args.epochs} epochs", flush=True)
+    print(f"VAE on {device}, {len(train)} MNIST images, {args.epochs} epochs", flush=True)
     history = []
     for epoch in range(1, args.epochs + 1):
         model.train()
         start = time.perf_counter()
         total, n = 0.0, 0
         for x, _ in loader:
+            x = x.to(device)
             logits, q = model(x)
             loss = loss_function(logits, x, q)
             opt.zero_grad()
@@ -91,11 +96,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
     os.makedirs(args.out, exist_ok=True)
     with torch.no_grad():
         x, _ = next(iter(loader))
-        x = x[:8]
+        x = x[:8].to(device)
         recon = model.decode(model.encode(x.view(-1, 784))[0]).sigmoid().view(-1, 1, 28, 28)
-        save_image(torch.cat([x, recon]), os.path.join(args.out, "vae_recon.png"), nrow=8)
-        samples = model.decode(torch.randn(64, 20)).sigmoid().view(-1, 1, 28, 28)
-        save_image(samples, os.path.join(args.out, "vae_samples.png"), nrow=8)
+        save_image(torch.cat([x, recon]).cpu(), os.path.join(args.out, "vae_recon.png"), nrow=8)
+        samples = model.decode(torch.randn(64, 20, device=device)).sigmoid().view(-1, 1, 28, 28)
+        save_image(samples.cpu(), os.path.join(args.out, "vae_samples.png"), nrow=8)
     print(f"wrote {os.path.join(args.out, 'vae_recon.png')} and "
           f"{os.path.join(args.out, 'vae_samples.png')}", flush=True)
     return {"history": history}
