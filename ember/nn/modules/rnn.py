@@ -19,6 +19,8 @@ from typing import Optional
 import numpy as np
 
 import ember as E
+from ...backend.device import get_xp
+from ...backend.device import matmul as _mm
 from ...ops.registry import GRAD_MODE, Primitive, register
 from ...tensor import Tensor
 from .. import functional as F
@@ -32,10 +34,12 @@ __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell"
 
 
 # ------------------------------------------------------------------ composite step functions
-def _mask_t(mask: Optional[np.ndarray], t: int, like: Tensor):
+def _mask_t(mask, t: int, like: Tensor):
     if mask is None:
         return None
-    return Tensor._from_array(mask[t].astype(like._data.dtype), like._dtype, like._device)
+    # The step's mask as an array of like's device (a no-op if the mask already lives there).
+    m = get_xp(like._device).asarray(mask[t]).astype(like._data.dtype)
+    return Tensor._from_array(m, like._dtype, like._device)
 
 
 def _order(T: int, reverse: bool):
@@ -113,10 +117,10 @@ def _rnn_composite(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, mask=None, reverse=F
 
 
 # ------------------------------------------------------------------------ fused LSTM layer
-def _sigmoid_(a):
+def _sigmoid_(a, xp):
     # sigmoid(x) = (1 + tanh(x/2)) / 2: no overflow warnings for large |x|, and in place.
     a *= 0.5
-    np.tanh(a, out=a)
+    xp.tanh(a, out=a)
     a += 1.0
     a *= 0.5
     return a
@@ -133,6 +137,8 @@ class LSTMLayerOp(Primitive):
 
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, mask=None, reverse=False):
         xp = self.xp
+        if mask is not None:
+            mask = xp.asarray(mask)  # a host mask meets device arrays below
         self.mask = mask
         self.reverse = reverse
         T, B = x.shape[0], x.shape[1]
@@ -140,7 +146,7 @@ class LSTMLayerOp(Primitive):
         dt = x.dtype
         self.save_for_backward(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
         # All input projections in one GEMM; the loop then does one (B, H) x (H, 4H) per step.
-        xw = (x.reshape(T * B, -1) @ w_ih.T).reshape(T, B, 4 * H)
+        xw = _mm(x.reshape(T * B, -1), w_ih.T).reshape(T, B, 4 * H)
         if b_ih is not None:
             xw += b_ih
         if b_hh is not None:
@@ -155,10 +161,10 @@ class LSTMLayerOp(Primitive):
         H2, H3 = 2 * H, 3 * H
         for k, t in enumerate(_order(T, reverse)):
             a = xw[t]
-            a += hs[k] @ whh_t
-            _sigmoid_(a[:, :H2])
-            np.tanh(a[:, H2:H3], out=a[:, H2:H3])
-            _sigmoid_(a[:, H3:])
+            a += _mm(hs[k], whh_t)
+            _sigmoid_(a[:, :H2], xp)
+            xp.tanh(a[:, H2:H3], out=a[:, H2:H3])
+            _sigmoid_(a[:, H3:], xp)
             c_new = a[:, H:H2] * cs[k]
             c_new += a[:, :H] * a[:, H2:H3]
             tc = xp.tanh(c_new)
@@ -208,16 +214,16 @@ class LSTMLayerOp(Primitive):
                 dcn = dc * m
             d = dA[k]
             # d[o] = dh * tanh(c) * o(1-o); then dc += dh * o * (1 - tanh(c)^2)
-            np.multiply(dhn, tc, out=d[:, H3:])
+            xp.multiply(dhn, tc, out=d[:, H3:])
             d[:, H3:] *= o * (1 - o)
             dcn = dcn + dhn * o * (1 - tc * tc)
-            np.multiply(dcn, g, out=d[:, :H])
+            xp.multiply(dcn, g, out=d[:, :H])
             d[:, :H] *= i * (1 - i)
-            np.multiply(dcn, cs[k], out=d[:, H:H2])
+            xp.multiply(dcn, cs[k], out=d[:, H:H2])
             d[:, H:H2] *= f * (1 - f)
-            np.multiply(dcn, i, out=d[:, H2:H3])
+            xp.multiply(dcn, i, out=d[:, H2:H3])
             d[:, H2:H3] *= 1 - g * g
-            dh_prev = d @ whh
+            dh_prev = _mm(d, whh)
             dc_prev = dcn * f
             if mask is not None:
                 keep = ~m
@@ -228,11 +234,12 @@ class LSTMLayerOp(Primitive):
         d2 = dA.reshape(T * B, 4 * H)
         gx = gw_ih = gw_hh = gb = None
         if need[0]:
-            gx = _wrap((dA_time.reshape(T * B, 4 * H) @ w_ih._data).reshape(x.shape), x)
+            gx = _wrap(_mm(dA_time.reshape(T * B, 4 * H), w_ih._data).reshape(x.shape), x)
         if need[3]:
-            gw_ih = _wrap(dA_time.reshape(T * B, 4 * H).T @ x._data.reshape(T * B, -1), w_ih)
+            gw_ih = _wrap(_mm(dA_time.reshape(T * B, 4 * H).T, x._data.reshape(T * B, -1)),
+                          w_ih)
         if need[4]:
-            gw_hh = _wrap(d2.T @ hs[:T].reshape(T * B, H), w_hh)
+            gw_hh = _wrap(_mm(d2.T, hs[:T].reshape(T * B, H)), w_hh)
         if (len(need) > 5 and need[5]) or (len(need) > 6 and need[6]):
             gb = d2.sum(0)
         gb_ih = _wrap(gb, b_ih) if len(need) > 5 and need[5] else None
@@ -419,7 +426,14 @@ class RNNBase(Module):
             lens = _lengths_of(bs)
             from ..utils.rnn import pad_packed_sequence
             x, _ = pad_packed_sequence(PackedSequence(data, batch_sizes, None, None))
-            mask = (np.arange(bs.size)[:, None] < lens[None, :])[:, :, None]
+            # The permutations index the states, which live on the data's device.
+            if sorted_idx is not None:
+                sorted_idx = sorted_idx.to(x.device)
+            if unsorted_idx is not None:
+                unsorted_idx = unsorted_idx.to(x.device)
+            mask_host = (np.arange(bs.size)[:, None] < lens[None, :])[:, :, None]
+            # One copy to x's device, shared by every layer and direction.
+            mask = get_xp(x._device).asarray(mask_host)
             batched = True
         else:
             x = input
@@ -485,8 +499,9 @@ class RNNBase(Module):
         out = layer_in
         if packed:
             # Re-pack the (sorted) padded output: rows where the mask is set, time-major.
-            t_idx, b_idx = np.nonzero(mask[:, :, 0])
-            out = PackedSequence(out[E.tensor(t_idx), E.tensor(b_idx)], batch_sizes,
+            t_idx, b_idx = np.nonzero(mask_host[:, :, 0])
+            out = PackedSequence(out[E.tensor(t_idx, device=out.device),
+                                     E.tensor(b_idx, device=out.device)], batch_sizes,
                                  sorted_idx, unsorted_idx)
         elif not batched:
             out = out.squeeze(1)

@@ -24,8 +24,8 @@ def _int_array(v) -> np.ndarray:
     return np.asarray(list(v) if not isinstance(v, np.ndarray) else v, dtype=np.int64).reshape(-1)
 
 
-def _as_index_tensor(a: np.ndarray) -> Tensor:
-    return E.tensor(a.astype(np.int64), dtype=E.int64)
+def _as_index_tensor(a: np.ndarray, device=None) -> Tensor:
+    return E.tensor(a.astype(np.int64), dtype=E.int64, device=device)
 
 
 class PackedSequence(namedtuple("PackedSequence",
@@ -51,14 +51,18 @@ class PackedSequence(namedtuple("PackedSequence",
         if unsorted_indices is None and sorted_indices is not None:
             inv = np.empty_like(_int_array(sorted_indices))
             inv[_int_array(sorted_indices)] = np.arange(inv.size)
-            unsorted_indices = _as_index_tensor(inv)
+            dev = sorted_indices.device if isinstance(sorted_indices, Tensor) else None
+            unsorted_indices = _as_index_tensor(inv, dev)
         return super().__new__(cls, data, batch_sizes, sorted_indices, unsorted_indices)
 
     def to(self, *args, **kwargs) -> "PackedSequence":
         data = self.data.to(*args, **kwargs)
         if data is self.data:
             return self
-        return type(self)(data, self.batch_sizes, self.sorted_indices, self.unsorted_indices)
+        # As torch: the permutations follow the data's device (batch_sizes stay on the CPU).
+        idx = [None if i is None else i.to(data.device)
+               for i in (self.sorted_indices, self.unsorted_indices)]
+        return type(self)(data, self.batch_sizes, *idx)
 
     def cpu(self) -> "PackedSequence":
         return self.to("cpu")
@@ -105,7 +109,7 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,
         order = np.arange(lens.size)
     else:
         order = np.argsort(-lens, kind="stable")
-        sorted_indices = _as_index_tensor(order)
+        sorted_indices = _as_index_tensor(order, input.device)  # on input's device, as torch
         lens = lens[order]
     if lens.size and lens.min() <= 0:
         raise RuntimeError("Length of all samples has to be greater than 0, but found an element "
@@ -120,10 +124,8 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,
     t_idx = np.repeat(steps, batch_sizes)
     b_idx = np.concatenate([np.arange(n) for n in batch_sizes]) if max_len else steps
     b_orig = order[b_idx]
-    if batch_first:
-        data = input[E.tensor(b_orig), E.tensor(t_idx)]
-    else:
-        data = input[E.tensor(t_idx), E.tensor(b_orig)]
+    b_orig, t_idx = (E.tensor(a, device=input.device) for a in (b_orig, t_idx))
+    data = input[b_orig, t_idx] if batch_first else input[t_idx, b_orig]
     return PackedSequence(data, _as_index_tensor(batch_sizes), sorted_indices, None)
 
 
@@ -157,7 +159,7 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
     table = E.cat([data, pad_row], 0)
     if batch_first:
         rows = rows.T
-    padded = table[E.tensor(np.ascontiguousarray(rows))]
+    padded = table[E.tensor(np.ascontiguousarray(rows), device=data.device)]
     return padded, _as_index_tensor(lens)
 
 
