@@ -381,16 +381,17 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: Optional[int] = None,
     """Row lookup in ``weight``; max_norm renormalises the looked-up rows in place."""
     if padding_idx is not None and padding_idx < 0:
         padding_idx += weight.shape[0]
+    xp = _array_module(weight)  # the renorm and a raw index live where the weight does
     if max_norm is not None:
-        idx = np.unique(input._data.reshape(-1))
+        idx = xp.unique(input._data.reshape(-1))
         w = weight._data
         rows = w[idx]
-        norms = np.linalg.norm(rows.astype(np.float64), ord=norm_type, axis=1)
-        scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+        norms = xp.linalg.norm(rows.astype(np.float64), ord=norm_type, axis=1)
+        scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
         w[idx] = (rows * scale[:, None]).astype(w.dtype)
         weight._version[0] += 1
     return _ops.EmbeddingOp.apply(input._data if isinstance(input, Tensor) else
-                                  np.asarray(input), weight, padding_idx)
+                                  xp.asarray(input), weight, padding_idx)
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
@@ -701,9 +702,12 @@ def _device_ctx(t: Tensor):
 
 
 def _eye_kernel(kh, kw, like):
-    k = np.zeros((kh * kw, 1, kh, kw), dtype=like._data.dtype)
-    k[np.arange(kh * kw), 0, np.arange(kh * kw) // kw, np.arange(kh * kw) % kw] = 1
-    k = _array_module(like).asarray(k)
+    xp = _array_module(like)
+    with _device_ctx(like):
+        # Made on the device: a host-to-device copy cannot be graph-captured.
+        r = xp.arange(kh * kw)
+        k = xp.zeros((kh * kw, 1, kh, kw), dtype=like._data.dtype)
+        k[r, 0, r // kw, r % kw] = 1
     return _reg.make_tensor(k, like._dtype, like._device)
 
 
