@@ -17,7 +17,15 @@ def _rng(generator=None):
 def _write(tensor: Tensor, values) -> Tensor:
     # Initialisers run outside autograd (torch wraps them in no_grad): write the storage.
     arr = tensor._data
-    arr[...] = np.asarray(values).astype(arr.dtype, copy=False)
+    if type(arr) is np.ndarray:
+        arr[...] = np.asarray(values).astype(arr.dtype, copy=False)
+    else:
+        # Host values (the CPU generator's draws, as on the CPU) copied to the device.
+        from ..backend import dtypes as _dt
+        from ..backend.device import get_xp
+        xp = get_xp(tensor._device)
+        with xp.cuda.Device(tensor._device.index or 0):
+            arr[...] = _dt.to_dtype_array(xp.asarray(np.asarray(values)), tensor._dtype)
     tensor._version[0] += 1
     return tensor
 

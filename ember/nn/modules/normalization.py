@@ -34,7 +34,8 @@ class _NormBase(Module):
             self.register_buffer("running_mean", E.zeros(num_features, device=device,
                                                          dtype=dtype))
             self.register_buffer("running_var", E.ones(num_features, device=device, dtype=dtype))
-            self.register_buffer("num_batches_tracked", E.tensor(0, dtype=E.int64))
+            self.register_buffer("num_batches_tracked", E.tensor(0, dtype=E.int64,
+                                                                 device=device))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)

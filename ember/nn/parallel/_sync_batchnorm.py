@@ -70,7 +70,7 @@ class SyncBatchNorm(_BatchNorm):
         # One reduction carries the channel sums and the element count (ranks may hold
         # batches of different sizes); a second one the centred squares, which is more
         # accurate than E[x^2] - E[x]^2.
-        count = E.full((1,), float(local_n), dtype=input.dtype)
+        count = E.full((1,), float(local_n), dtype=input.dtype, device=input.device)
         stats = all_reduce(E.cat([input.sum(dim=dims), count]), group=self.process_group)
         n = float(stats[c].item())
         if n <= 1:
