@@ -1256,8 +1256,9 @@ class LayerNormOp(Primitive):
             dw, db = _knorm.backward_dwdb(ga, xa, mean, rstd, d,
                                           w._data if need[1] else None,
                                           b._data if need[2] else None)
-            gw = _wrap(dw, w) if need[1] else None
-            gb = _wrap(db, b) if need[2] else None
+            # (D,) sums: normalized_shape may have several dims.
+            gw = _wrap(dw.reshape(w._data.shape), w) if need[1] else None
+            gb = _wrap(db.reshape(b._data.shape), b) if need[2] else None
         return gx, gw, gb
 
 

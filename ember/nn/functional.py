@@ -354,6 +354,11 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,
         return input
     if p == 1.0:
         return input * 0.0
+    if not isinstance(input._data, np.ndarray):
+        from ..cuda import kernels as _k
+        if _k.available(input._data) and _k.dropout.ready():
+            # The mask comes from a hash inside the kernel (drawn afresh on CUDA-graph replays).
+            return _ops.DropoutOp.apply(input, None, p=p)
     mask = _bernoulli_mask(tuple(input.shape), p, input)
     return _ops.DropoutOp.apply(input, mask)
 
@@ -441,6 +446,10 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    if approximate in ("none", "tanh") and not isinstance(input._data, np.ndarray):
+        from ..cuda import kernels as _k
+        if _k.available(input._data):
+            return _k.activation.gelu(input, approximate)  # fused CUDA kernels
     if approximate == "tanh":
         inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
         return input * 0.5 * (inner.tanh() + 1)
