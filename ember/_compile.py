@@ -21,8 +21,10 @@ How it behaves:
 
 Differences from torch.compile that a user can notice: the function must do the same GPU work
 each call for a signature — Python branches on tensor values, host reads (``.item()``) inside
-the step and random numbers drawn inside the step (dropout) are frozen at capture time. For
-those, call ``ember.compile(fn, mode="eager")`` or leave the function uncompiled.
+the step and random numbers drawn on the host inside the step (``ember.randn`` and the like)
+are frozen at capture time. For those, call ``ember.compile(fn, mode="eager")`` or leave the
+function uncompiled. ``F.dropout`` on CUDA is not affected: its kernel keeps its seed and offset
+on the device and advances them there, so each replay draws a new mask.
 
 Optimizers: on CUDA, SGD and Adam/AdamW update through multi-tensor kernels that keep Adam's
 step count in device tensors and compute the bias corrections on the device, so a captured step

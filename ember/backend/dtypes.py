@@ -213,7 +213,8 @@ def round_bf16(arr):
     out = rounded.view(xp.float32)
     if nan.any():
         out = xp.where(nan, a, out)
-    return out
+    # NumPy's bit operations turn a 0-d array into a scalar: keep an array.
+    return out if out.ndim else xp.asarray(out)
 
 
 def host_array(arr) -> np.ndarray:

@@ -123,7 +123,13 @@ def empty_cache() -> None:
 
 
 def manual_seed(seed: int) -> None:
+    """Seed CuPy's generator and the fused dropout kernel's (seed, offset) pair."""
     _cupy().random.seed(int(seed) & 0xFFFFFFFF)
+    _STATE["seed"] = int(seed)
+    import sys
+    drop = sys.modules.get("ember.cuda.kernels.dropout")
+    if drop is not None:
+        drop._GEN.clear()  # the next dropout starts again from this seed
 
 
 manual_seed_all = manual_seed

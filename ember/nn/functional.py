@@ -387,6 +387,10 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: Optional[int] = None,
     if padding_idx is not None and padding_idx < 0:
         padding_idx += weight.shape[0]
     xp = _array_module(weight)  # the renorm and a raw index live where the weight does
+    if isinstance(input, Tensor) and input.device != weight.device:
+        raise RuntimeError("Expected all tensors to be on the same device, but found at least "
+                           f"two devices, {weight.device} and {input.device}! (when checking "
+                           "argument for argument index in method wrapper__index_select)")
     if max_norm is not None:
         idx = xp.unique(input._data.reshape(-1))
         w = weight._data

@@ -84,7 +84,9 @@ def _state():
         return ent[0]
     if CAPTURING[0] > 0:
         return None  # writing it now would be captured too (and reset on every replay)
-    seed = _seed_from(gen.initial_seed(), dev)
+    from ... import cuda as _cuda
+    base = _cuda._STATE.get("seed")  # ember.cuda.manual_seed's, else the default generator's
+    seed = _seed_from(gen.initial_seed() if base is None else base, dev)
     host = np.array([seed, 0], dtype=np.uint64)
     if ent is None:
         ent = _GEN[dev] = [cp.asarray(host), gen._rng]
