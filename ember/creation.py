@@ -385,8 +385,9 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
            requires_grad=False, out=None) -> Tensor:
     rng = rng_of(generator)
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
-        m = mean._data if isinstance(mean, Tensor) else mean
-        s = std._data if isinstance(std, Tensor) else std
+        # Drawn on the host (ember's generator), then placed on the tensor's device.
+        m = _dt.host_array(mean._data) if isinstance(mean, Tensor) else mean
+        s = _dt.host_array(std._data) if isinstance(std, Tensor) else std
         ref = mean if isinstance(mean, Tensor) else std
         shape = np.broadcast_shapes(np.shape(m), np.shape(s))
         arr = rng.standard_normal(shape) * s + m

@@ -124,6 +124,9 @@ class Pow(_Binary):
         self.save_for_backward(a if self.shapes[0] is not None else None,
                                b if self.shapes[1] is not None else None)
         out = a ** b
+        if self.shapes[1] is None and self.shapes[0] is not None and out.dtype != a.dtype \
+                and a.dtype.itemsize == 2 and a.dtype.kind != "i":
+            out = out.astype(a.dtype)  # CuPy widens bfloat16 ** python float to float64
         if self.shapes[0] is not None and self.shapes[1] is not None:
             self.out = out
         return out

@@ -15,9 +15,13 @@ def add_at(xp, out, idx, values) -> None:
     """``out[idx] += values`` where repeated indices accumulate (np.add.at; cupyx on CUDA)."""
     if xp is np:
         np.add.at(out, idx, values)
+    elif _dt.is_bf16_array(out):
+        # CuPy's atomic add has no bfloat16: accumulate in float32, round once.
+        acc = out.astype(np.float32)
+        xp.add.at(acc, idx, values.astype(np.float32) if hasattr(values, "astype") else values)
+        out[...] = acc.astype(out.dtype)
     else:
-        import cupyx
-        cupyx.scatter_add(out, idx, values)
+        xp.add.at(out, idx, values)
 
 
 def _is_basic(idx) -> bool:
@@ -293,6 +297,8 @@ class _SortLike(Primitive):
 
 @register("sort")
 class Sort(_SortLike):
+    upcast_bf16 = True
+
     def forward(self, a, dim=-1, descending=False, stable=False):
         xp = self.xp
         self.in_shape = a.shape
@@ -321,6 +327,8 @@ class Sort(_SortLike):
 
 @register("topk")
 class TopK(_SortLike):
+    upcast_bf16 = True
+
     def forward(self, a, k, dim=-1, largest=True, sorted=True):
         self.in_shape = a.shape
         xp = self.xp
@@ -352,6 +360,8 @@ class Nonzero(_NoGrad):
 
 @register("unique")
 class Unique(_NoGrad):
+    upcast_bf16 = True
+
     def forward(self, a, sorted=True, return_inverse=False, return_counts=False, dim=None):
         xp = self.xp
         if dim is None:

@@ -86,6 +86,8 @@ def _spell_out_ellipsis(lhs: str, out: str, operands) -> tuple:
 
 @register("einsum")
 class Einsum(Primitive):
+    upcast_bf16 = True
+
     def forward(self, *operands, equation):
         eq = equation.replace(" ", "")
         if "->" in eq:

@@ -93,6 +93,8 @@ class Mean(_Reduce):
 
 @register("prod")
 class Prod(_Reduce):
+    upcast_bf16 = True
+
     def forward(self, a, dim=None, keepdim=False):
         ax = self._setup(a, dim, keepdim)
         self.save_for_backward(a)
@@ -380,6 +382,8 @@ class Cumsum(Primitive):
 
 @register("cumprod")
 class Cumprod(Primitive):
+    upcast_bf16 = True
+
     def forward(self, a, dim):
         self.dim = norm_dims(dim, a.ndim)[0] if a.ndim else 0
         self.save_for_backward(a)

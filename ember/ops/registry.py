@@ -287,6 +287,9 @@ class Primitive(Node):
     out_dtype = None
     # View ops: the output shares memory and the version counter with its input.
     is_view = False
+    # CuPy has no bfloat16 kernel for this op (sorting, atomics, products, einsum): its native
+    # bfloat16 inputs are widened to float32 and the float32 result is rounded back.
+    upcast_bf16 = False
 
     def forward(self, *args):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -326,6 +329,8 @@ class Primitive(Node):
                 arrays.append(a)
         if dev is not None and dev.type != "cpu":
             ctx.xp = _get_xp(dev)
+            if low_prec is not None and cls.upcast_bf16:
+                arrays = _upcast_bf16(arrays)
         try:
             out = ctx.forward(*arrays, **kwargs)
         except ValueError as e:
@@ -390,6 +395,11 @@ class Primitive(Node):
     @property
     def needs_input_grad(self) -> tuple:
         return tuple(e is not None for e in self.next_edges)
+
+
+def _upcast_bf16(arrays):
+    return [a.astype(np.float32) if getattr(a, "dtype", None) is not None
+            and _dt.is_bf16_array(a) else a for a in arrays]
 
 
 def _wrap(ctx, arr, dev, low_prec):

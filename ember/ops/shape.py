@@ -21,7 +21,13 @@ class Reshape(Primitive):
         self._backward_name = "ViewBackward0"
         if view:
             try:
-                return a.reshape(shape, copy=False) if self.xp is np else a.view().reshape(shape)
+                if self.xp is np:
+                    return a.reshape(shape, copy=False)
+                out = a.reshape(shape)
+                # CuPy's reshape copies where a view is impossible: that must fail as in torch.
+                if a.size and not self.xp.may_share_memory(out, a):
+                    raise ValueError("not viewable")
+                return out
             except ValueError:
                 raise RuntimeError(
                     "view size is not compatible with input tensor's size and stride (at least "
