@@ -133,7 +133,7 @@ def run(target: str, args: Sequence[str], as_module: bool = False) -> None:
 
 
 # Distribution names of the extras whose import name differs.
-_DIST_OF = {"PIL": "pillow"}
+_DIST_OF = {"PIL": "pillow", "cudnn": "nvidia-cudnn-frontend"}
 
 
 def _have(module: str) -> str:
@@ -182,7 +182,7 @@ def info() -> str:
         except Exception as e:
             lines.append(f"cupy {cupy}, CUDA unavailable: {e}")
     extras = ["tqdm", "matplotlib", "PIL", "onnx", "tensorboardX", "tensorboard", "mpi4py",
-              "safetensors"]
+              "safetensors", "ml_dtypes", "cudnn"]
     lines.append("optional extras: " + ", ".join(f"{m} {_have(m)}" for m in extras))
     import shutil
     lines.append("graphviz dot (viz.make_dot pictures): "
