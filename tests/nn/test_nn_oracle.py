@@ -1,4 +1,5 @@
-"""The nn primitives' oracle cases against torch (cases in specs_nn.py)."""
+"""The nn primitives' oracle cases against torch (cases in specs_nn.py and, for the fused
+attention primitive, specs_attention.py)."""
 from __future__ import annotations
 
 import os
@@ -10,7 +11,10 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 
 from oracle import check, gradcheck_case  # noqa: E402
-from specs_nn import SPECS  # noqa: E402
+from specs_attention import SPECS as _ATTENTION  # noqa: E402
+from specs_nn import SPECS as _NN  # noqa: E402
+
+SPECS = {**_NN, **_ATTENTION}
 
 _FWD = []
 _NONCONTIG = []
