@@ -24,6 +24,9 @@ class OptState(Enum):
     STEPPED = 2
 
 
+_F32_TINY = 2.0 ** -126  # the smallest normal float32
+
+
 def _fresh_state() -> dict:
     return {"stage": OptState.READY, "found_inf_per_device": {}}
 
@@ -147,8 +150,14 @@ class GradScaler:
                     # then multiply every gradient (in float, rounded to its dtype).
                     if not bool(ember.isfinite(g).all()):
                         f.fill_(1.0)
-                    if float(inv[dev]) != 1.0:
-                        g.mul_(inv[dev])
+                    inv_value = float(inv[dev])
+                    if inv_value != 1.0:
+                        if 0.0 < inv_value < _F32_TINY and self._scale is not None:
+                            # A subnormal float32 inverse (scale > 2**126): GPU kernels may
+                            # flush it to zero, so divide by the scale instead.
+                            g.div_(self._scale.to(device=dev))
+                        else:
+                            g.mul_(inv[dev])
         return found
 
     def unscale_(self, optimizer) -> None:
