@@ -24,7 +24,7 @@ class OptState(Enum):
     STEPPED = 2
 
 
-_F32_TINY = 2.0 ** -126  # the smallest normal float32
+_F32_HUGE = 2.0 ** 126  # scales above this have a subnormal float32 inverse
 
 
 def _fresh_state() -> dict:
@@ -130,6 +130,10 @@ class GradScaler:
         import ember
         found: dict = {}
         inv: dict = {}
+        # Above 2**126 the float32 inverse scale is subnormal, and CuPy's kernels flush
+        # subnormals to zero (seen on an H100: the float64 -> float32 cast of 1e-38 gives 0):
+        # divide by the scale there instead, which keeps every operand normal.
+        huge = self._scale is not None and float(self._scale) > _F32_HUGE
         with ember.no_grad():
             for group in optimizer.param_groups:
                 for param in group["params"]:
@@ -150,11 +154,8 @@ class GradScaler:
                     # then multiply every gradient (in float, rounded to its dtype).
                     if not bool(ember.isfinite(g).all()):
                         f.fill_(1.0)
-                    inv_value = float(inv[dev])
-                    if inv_value != 1.0:
-                        if 0.0 < inv_value < _F32_TINY and self._scale is not None:
-                            # A subnormal float32 inverse (scale > 2**126): GPU kernels may
-                            # flush it to zero, so divide by the scale instead.
+                    if float(inv[dev]) != 1.0:
+                        if huge:
                             g.div_(self._scale.to(device=dev))
                         else:
                             g.mul_(inv[dev])
