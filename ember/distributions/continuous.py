@@ -1,4 +1,5 @@
-"""Normal, Uniform, Gamma, Beta and MultivariateNormal."""
+"""Normal, Uniform, Gamma, Beta, MultivariateNormal, Exponential, Laplace, Cauchy and
+Dirichlet."""
 from __future__ import annotations
 
 import math
@@ -37,6 +38,9 @@ class Normal(Distribution):
         self.loc, self.scale = broadcast_all(loc, scale)
         super().__init__(self.loc.shape, (), validate_args)
 
+    def expand(self, batch_shape, _instance=None) -> "Normal":
+        return self._expand_params(Normal, batch_shape, ("loc", "scale"), _instance)
+
     @property
     def mean(self) -> Tensor:
         return self.loc
@@ -69,6 +73,10 @@ class Normal(Distribution):
             self._validate_sample(value)
         return 0.5 * (1 + E.erf((value - self.loc) * self.scale.reciprocal() / math.sqrt(2)))
 
+    def icdf(self, value: Tensor) -> Tensor:
+        # Phi^-1(p) = sqrt(2) erfinv(2p - 1).
+        return self.loc + self.scale * S.erfinv(2 * value - 1) * math.sqrt(2)
+
     def entropy(self) -> Tensor:
         return 0.5 + _LOG_SQRT_2PI + self.scale.log()
 
@@ -98,6 +106,9 @@ class Uniform(Distribution):
                 f"Expected parameter low (Tensor of shape {tuple(self.low.shape)}) of "
                 f"distribution {self!r} to satisfy the constraint LessThan(upper_bound=high), "
                 f"but found invalid values:\n{self.low}")
+
+    def expand(self, batch_shape, _instance=None) -> "Uniform":
+        return self._expand_params(Uniform, batch_shape, ("low", "high"), _instance)
 
     def __repr__(self) -> str:
         v = [(k, getattr(self, k)) for k in ("low", "high")]
@@ -169,6 +180,9 @@ class Gamma(Distribution):
         self.concentration, self.rate = broadcast_all(concentration, rate)
         super().__init__(self.concentration.shape, (), validate_args)
 
+    def expand(self, batch_shape, _instance=None) -> "Gamma":
+        return self._expand_params(Gamma, batch_shape, ("concentration", "rate"), _instance)
+
     @property
     def mean(self) -> Tensor:
         return self.concentration / self.rate
@@ -221,12 +235,15 @@ class Beta(Distribution):
 
     def __init__(self, concentration1, concentration0,
                  validate_args: Optional[bool] = None) -> None:
-        if isinstance(concentration1, Number) and isinstance(concentration0, Number):
-            concentration1 = E.tensor([float(concentration1)])
-            concentration0 = E.tensor([float(concentration0)])
+        # Two numbers give scalar parameters and batch_shape () (torch's Beta is a Dirichlet
+        # over a length-2 vector, whose batch_shape is then ()).
         self.concentration1, self.concentration0 = broadcast_all(concentration1,
                                                                  concentration0)
         super().__init__(self.concentration1.shape, (), validate_args)
+
+    def expand(self, batch_shape, _instance=None) -> "Beta":
+        return self._expand_params(Beta, batch_shape, ("concentration1", "concentration0"),
+                                   _instance)
 
     @property
     def mean(self) -> Tensor:
@@ -326,6 +343,14 @@ class MultivariateNormal(Distribution):
             linv = S.solve_triangular(lp, eye)
             self._unbroadcasted_scale_tril = S.cholesky(linv.mT.matmul(linv))
 
+    def expand(self, batch_shape, _instance=None) -> "MultivariateNormal":
+        new = self._expand_params(MultivariateNormal, batch_shape,
+                                  ("loc", "covariance_matrix", "precision_matrix",
+                                   "scale_tril"), _instance)
+        # The factor stays unbroadcast: log_prob and rsample broadcast it themselves.
+        new._unbroadcasted_scale_tril = self._unbroadcasted_scale_tril
+        return new
+
     def __getattr__(self, name):
         # covariance_matrix / precision_matrix / scale_tril derived on demand.
         if name == "scale_tril":
@@ -379,3 +404,268 @@ class MultivariateNormal(Distribution):
         n = self._event_shape[0]
         h = 0.5 * n * (1.0 + math.log(2 * math.pi)) + self._half_log_det()
         return h.expand(tuple(self._batch_shape)) if len(self._batch_shape) else h
+
+
+class Exponential(Distribution):
+    """Exponential(rate) on ``[0, inf)``.
+
+    Args:
+        rate: the rate (> 0), 1 / mean.
+
+    Shape:
+        batch_shape is the rate's shape (``()`` for a number).
+
+    Example:
+        >>> Exponential(ember.tensor([2.0])).icdf(ember.tensor([0.5])).shape
+        torch.Size([1])
+    """
+
+    arg_constraints = {"rate": constraints.positive}
+    support = constraints.nonnegative
+    has_rsample = True
+
+    def __init__(self, rate, validate_args: Optional[bool] = None) -> None:
+        (self.rate,) = broadcast_all(rate)
+        super().__init__(() if isinstance(rate, Number) else self.rate.shape, (), validate_args)
+
+    def expand(self, batch_shape, _instance=None) -> "Exponential":
+        return self._expand_params(Exponential, batch_shape, ("rate",), _instance)
+
+    @property
+    def mean(self) -> Tensor:
+        return self.rate.reciprocal()
+
+    @property
+    def mode(self) -> Tensor:
+        return E.zeros_like(self.rate)
+
+    @property
+    def stddev(self) -> Tensor:
+        return self.rate.reciprocal()
+
+    @property
+    def variance(self) -> Tensor:
+        return self.rate.pow(-2)
+
+    def rsample(self, sample_shape=()) -> Tensor:
+        u = _uniform(self._extended_shape(sample_shape), self.rate)
+        # -log(1 - u) with u in [0, 1): a standard exponential that is never infinite.
+        return -(-u).log1p() / self.rate
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        return self.rate.log() - self.rate * value
+
+    def cdf(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        return 1 - (-self.rate * value).exp()
+
+    def icdf(self, value: Tensor) -> Tensor:
+        return -(-value).log1p() / self.rate
+
+    def entropy(self) -> Tensor:
+        return 1.0 - self.rate.log()
+
+
+class Laplace(Distribution):
+    """Laplace(loc, scale): density ``exp(-|x - loc| / scale) / (2 scale)``.
+
+    Args:
+        loc: the median. scale: the spread (> 0).
+
+    Shape:
+        batch_shape is the broadcast shape of loc and scale.
+
+    Example:
+        >>> Laplace(0.0, 1.0).cdf(ember.tensor(0.0))
+        tensor(0.5000)
+    """
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+    has_rsample = True
+
+    def __init__(self, loc, scale, validate_args: Optional[bool] = None) -> None:
+        self.loc, self.scale = broadcast_all(loc, scale)
+        super().__init__(self.loc.shape, (), validate_args)
+
+    def expand(self, batch_shape, _instance=None) -> "Laplace":
+        return self._expand_params(Laplace, batch_shape, ("loc", "scale"), _instance)
+
+    @property
+    def mean(self) -> Tensor:
+        return self.loc
+
+    @property
+    def mode(self) -> Tensor:
+        return self.loc
+
+    @property
+    def stddev(self) -> Tensor:
+        return math.sqrt(2) * self.scale
+
+    @property
+    def variance(self) -> Tensor:
+        return 2 * self.scale.pow(2)
+
+    def rsample(self, sample_shape=()) -> Tensor:
+        eps = float(_finfo(self.loc.dtype).eps)
+        # u in (-1, 1): the inverse cdf of a standard Laplace is -sign(u) log(1 - |u|).
+        u = (2 * _uniform(self._extended_shape(sample_shape), self.loc) - 1).clamp(min=eps - 1)
+        return self.loc - self.scale * u.sign() * (-u.abs()).log1p()
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        return -(2 * self.scale).log() - (value - self.loc).abs() / self.scale
+
+    def cdf(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        d = value - self.loc
+        return 0.5 - 0.5 * d.sign() * (-d.abs() / self.scale).expm1()
+
+    def icdf(self, value: Tensor) -> Tensor:
+        t = value - 0.5
+        return self.loc - self.scale * t.sign() * (-2 * t.abs()).log1p()
+
+    def entropy(self) -> Tensor:
+        return 1 + (2 * self.scale).log()
+
+
+class Cauchy(Distribution):
+    """Cauchy(loc, scale): no mean or variance (nan and inf, as torch).
+
+    Args:
+        loc: the median. scale: the half width at half maximum (> 0).
+
+    Shape:
+        batch_shape is the broadcast shape of loc and scale.
+
+    Example:
+        >>> Cauchy(0.0, 1.0).icdf(ember.tensor(0.75))
+        tensor(1.0000)
+    """
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+    has_rsample = True
+
+    def __init__(self, loc, scale, validate_args: Optional[bool] = None) -> None:
+        self.loc, self.scale = broadcast_all(loc, scale)
+        super().__init__(self.loc.shape, (), validate_args)
+
+    def expand(self, batch_shape, _instance=None) -> "Cauchy":
+        return self._expand_params(Cauchy, batch_shape, ("loc", "scale"), _instance)
+
+    @property
+    def mean(self) -> Tensor:
+        return E.full(tuple(self._extended_shape()), float("nan"), dtype=self.loc.dtype,
+                      device=self.loc.device)
+
+    @property
+    def mode(self) -> Tensor:
+        return self.loc
+
+    @property
+    def variance(self) -> Tensor:
+        return E.full(tuple(self._extended_shape()), float("inf"), dtype=self.loc.dtype,
+                      device=self.loc.device)
+
+    def rsample(self, sample_shape=()) -> Tensor:
+        u = _uniform(self._extended_shape(sample_shape), self.loc)
+        eps = (math.pi * (u - 0.5)).tan()  # a standard Cauchy draw by its inverse cdf
+        return self.loc + eps * self.scale
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        z = (value - self.loc) / self.scale
+        return -math.log(math.pi) - self.scale.log() - z.pow(2).log1p()
+
+    def cdf(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        return ((value - self.loc) / self.scale).atan() / math.pi + 0.5
+
+    def icdf(self, value: Tensor) -> Tensor:
+        return (math.pi * (value - 0.5)).tan() * self.scale + self.loc
+
+    def entropy(self) -> Tensor:
+        return math.log(4 * math.pi) + self.scale.log()
+
+
+class Dirichlet(Distribution):
+    """Dirichlet(concentration) on the probability simplex; ``rsample`` normalises Gamma draws,
+    each reparameterised implicitly, so gradients reach the concentration.
+
+    Args:
+        concentration: ``(*, K)`` positive concentrations (at least one-dimensional).
+
+    Shape:
+        batch_shape ``*``, event_shape ``(K,)``.
+
+    Example:
+        >>> Dirichlet(ember.tensor([0.5, 1.0, 2.0])).rsample((4,)).shape
+        torch.Size([4, 3])
+    """
+
+    arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
+    support = constraints.simplex
+    has_rsample = True
+
+    def __init__(self, concentration: Tensor, validate_args: Optional[bool] = None) -> None:
+        if concentration.dim() < 1:
+            raise ValueError("`concentration` parameter must be at least one-dimensional.")
+        self.concentration = concentration
+        super().__init__(tuple(concentration.shape[:-1]), tuple(concentration.shape[-1:]),
+                         validate_args)
+
+    def expand(self, batch_shape, _instance=None) -> "Dirichlet":
+        return self._expand_params(Dirichlet, batch_shape, ("concentration",), _instance)
+
+    def rsample(self, sample_shape=()) -> Tensor:
+        shape = self._extended_shape(sample_shape)
+        # Independent Gamma(alpha_i, 1) draws divided by their sum are Dirichlet(alpha); the
+        # Gamma op's implicit gradient flows through the normalisation by autograd.
+        g = S.standard_gamma_rsample(self.concentration.expand(shape))
+        x = g / g.sum(-1, keepdim=True)
+        return x.clamp(min=float(_finfo(x.dtype).tiny))
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self._validate_sample(value)
+        c = self.concentration
+        return (E.xlogy(c - 1.0, value).sum(-1) + S.lgamma(c.sum(-1))
+                - S.lgamma(c).sum(-1))
+
+    @property
+    def mean(self) -> Tensor:
+        return self.concentration / self.concentration.sum(-1, keepdim=True)
+
+    @property
+    def mode(self) -> Tensor:
+        c = self.concentration
+        cm1 = (c - 1).clamp(min=0.0)
+        # The clamp only keeps 0/0 out of rows that the where below replaces anyway.
+        mode = cm1 / cm1.sum(-1, keepdim=True).clamp(min=float(_finfo(c.dtype).tiny))
+        # With every concentration below one the density peaks at all vertices; torch reports
+        # the first vertex there.
+        all_small = (c < 1).all(-1, keepdim=True)
+        first = (E.arange(c.shape[-1], device=c.device) == 0).to(c.dtype)
+        return E.where(all_small, first, mode)
+
+    @property
+    def variance(self) -> Tensor:
+        c = self.concentration
+        c0 = c.sum(-1, keepdim=True)
+        return c * (c0 - c) / (c0.pow(2) * (c0 + 1))
+
+    def entropy(self) -> Tensor:
+        c = self.concentration
+        k = c.shape[-1]
+        a0 = c.sum(-1)
+        return (S.lgamma(c).sum(-1) - S.lgamma(a0) - (k - a0) * S.digamma(a0)
+                - ((c - 1.0) * S.digamma(c)).sum(-1))

@@ -49,6 +49,9 @@ class Bernoulli(Distribution):
             shape = self.logits.shape
         super().__init__(shape, (), validate_args)
 
+    def expand(self, batch_shape, _instance=None) -> "Bernoulli":
+        return self._expand_params(Bernoulli, batch_shape, ("probs", "logits"), _instance)
+
     def __getattr__(self, name):
         d = self.__dict__
         if name == "probs" and "logits" in d:
@@ -129,6 +132,12 @@ class Categorical(Distribution):
         self._param = param
         self._num_events = param.shape[-1]
         super().__init__(tuple(param.shape[:-1]), (), validate_args)
+
+    def expand(self, batch_shape, _instance=None) -> "Categorical":
+        new = self._expand_params(Categorical, batch_shape, ("probs", "logits"), _instance)
+        new._param = new.__dict__["probs" if "probs" in self.__dict__ else "logits"]
+        new._num_events = self._num_events
+        return new
 
     def __getattr__(self, name):
         d = self.__dict__
@@ -216,6 +225,13 @@ class OneHotCategorical(Distribution):
         self._categorical = Categorical(probs, logits, validate_args=validate_args)
         super().__init__(self._categorical.batch_shape, self._categorical.param_shape[-1:],
                          validate_args)
+
+    def expand(self, batch_shape, _instance=None) -> "OneHotCategorical":
+        new = self._get_checked_instance(OneHotCategorical, _instance)
+        new._categorical = self._categorical.expand(batch_shape)
+        Distribution.__init__(new, batch_shape, self._event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
 
     @property
     def probs(self) -> Tensor:

@@ -91,6 +91,38 @@ class Distribution:
     def stddev(self) -> Tensor:
         return self.variance.sqrt()
 
+    def expand(self, batch_shape, _instance=None) -> "Distribution":
+        """A new distribution of this type with ``batch_shape``: the parameters are expanded
+        views (no copy), ``_validate_args`` is carried over and nothing is re-validated.
+
+        Subclasses implement it; ``_instance`` lets a subclass's ``expand`` fill an instance
+        that its own subclass created (as torch).
+        """
+        raise NotImplementedError
+
+    def _get_checked_instance(self, cls, _instance=None):
+        # An uninitialised instance for ``expand``: a subclass with its own __init__ cannot be
+        # filled in by its parent's expand (it would miss the subclass's state).
+        if _instance is None and type(self).__init__ != cls.__init__:
+            raise NotImplementedError(
+                f"Subclass {type(self).__name__} of {cls.__name__} that defines a custom "
+                "__init__ method must also define a custom .expand() method.")
+        return self.__new__(type(self)) if _instance is None else _instance
+
+    def _expand_params(self, cls, batch_shape, names, _instance=None) -> "Distribution":
+        """``expand`` for the common case: every parameter named in ``names`` that this
+        instance holds is ``(*batch_shape, *param_event)``; each becomes an expanded view."""
+        new = self._get_checked_instance(cls, _instance)
+        batch_shape = _size(batch_shape)
+        nb = len(self._batch_shape)
+        for name in names:
+            if name in self.__dict__:
+                t = self.__dict__[name]
+                new.__dict__[name] = t.expand(tuple(batch_shape) + tuple(t.shape[nb:]))
+        Distribution.__init__(new, batch_shape, self._event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
     def sample(self, sample_shape=()) -> Tensor:
         with E.no_grad():
             return self.rsample(sample_shape)

@@ -45,6 +45,16 @@ class Independent(Distribution):
         super().__init__(shape[:len(shape) - event_dim], shape[len(shape) - event_dim:],
                          validate_args)
 
+    def expand(self, batch_shape, _instance=None) -> "Independent":
+        new = self._get_checked_instance(Independent, _instance)
+        batch_shape = tuple(batch_shape)
+        k = self.reinterpreted_batch_ndims
+        new.base_dist = self.base_dist.expand(batch_shape + tuple(self._event_shape[:k]))
+        new.reinterpreted_batch_ndims = k
+        Distribution.__init__(new, batch_shape, self._event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
     @property
     def has_rsample(self) -> bool:
         return self.base_dist.has_rsample

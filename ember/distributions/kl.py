@@ -1,12 +1,11 @@
 """``kl_divergence(p, q)`` with a registry of closed forms (``register_kl``)."""
 from __future__ import annotations
 
-
-
 import ember as E
 from ..tensor import Tensor
 from . import _special as S
-from .continuous import Beta, Gamma, MultivariateNormal, Normal, Uniform
+from .continuous import (Beta, Cauchy, Dirichlet, Exponential, Gamma, Laplace,
+                         MultivariateNormal, Normal, Uniform)
 from .discrete import Bernoulli, Categorical, OneHotCategorical
 from .independent import Independent, _sum_rightmost
 
@@ -98,6 +97,36 @@ def _kl_beta_beta(p, q):
     t3 = (p.concentration1 - q.concentration1) * (S.digamma(p.concentration1) - dsp)
     t4 = (p.concentration0 - q.concentration0) * (S.digamma(p.concentration0) - dsp)
     return t1 - t2 + t3 + t4
+
+
+@register_kl(Dirichlet, Dirichlet)
+def _kl_dirichlet_dirichlet(p, q):
+    # log B(q)/B(p) + sum_i (a_i - b_i) (psi(a_i) - psi(a_0)), B the multivariate Beta.
+    a, b = p.concentration, q.concentration
+    a0, b0 = a.sum(-1), b.sum(-1)
+    log_norm = S.lgamma(a0) - S.lgamma(b0) - (S.lgamma(a) - S.lgamma(b)).sum(-1)
+    return log_norm + ((a - b) * (S.digamma(a) - S.digamma(a0).unsqueeze(-1))).sum(-1)
+
+
+@register_kl(Exponential, Exponential)
+def _kl_exponential_exponential(p, q):
+    ratio = q.rate / p.rate
+    return ratio - ratio.log() - 1
+
+
+@register_kl(Laplace, Laplace)
+def _kl_laplace_laplace(p, q):
+    # E_p|x - m_q| = |m_p - m_q| + b_p exp(-|m_p - m_q| / b_p).
+    ratio = p.scale / q.scale
+    dist = (p.loc - q.loc).abs()
+    return -ratio.log() + dist / q.scale + ratio * (-dist / p.scale).exp() - 1
+
+
+@register_kl(Cauchy, Cauchy)
+def _kl_cauchy_cauchy(p, q):
+    # Chyzak & Nielsen (2019): log(((g_p + g_q)^2 + (m_p - m_q)^2) / (4 g_p g_q)).
+    num = (p.scale + q.scale).pow(2) + (p.loc - q.loc).pow(2)
+    return (num / (4 * p.scale * q.scale)).log()
 
 
 @register_kl(MultivariateNormal, MultivariateNormal)
