@@ -12,6 +12,7 @@ from ..ops import registry as _reg
 from ..amp.autocast_mode import autocast_op
 from ..tensor import Tensor
 from . import _ops
+from ._conv3d_ops import conv3d, conv_transpose3d  # noqa: F401  (registers the ops)
 
 __all__ = [
     "linear", "bilinear", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d",
@@ -25,6 +26,8 @@ __all__ = [
     "one_hot", "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss",
     "huber_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
     "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
+    "relu_", "elu_", "selu_", "celu_", "leaky_relu_", "hardtanh_", "threshold_", "conv3d",
+    "conv_transpose3d",
 ]
 
 
@@ -248,10 +251,50 @@ def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
 
 
 def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
-    """Adaptive 2-D max pooling."""
-    if return_indices:
-        raise NotImplementedError("ember: adaptive_max_pool2d(return_indices=True)")
-    return _adaptive2d(input, output_size, lambda t, d: t.amax(d))
+    """Adaptive 2-D max pooling; ``return_indices`` also gives each maximum's flat position in
+    its H*W plane (torch's convention)."""
+    if not return_indices:
+        return _adaptive2d(input, output_size, lambda t, d: t.amax(d))
+    h, w = input.shape[-2:]
+    oh, ow = (output_size, output_size) if not isinstance(output_size, (tuple, list)) \
+        else output_size
+    oh = h if oh is None else oh
+    ow = w if ow is None else ow
+    idx = _adaptive_argmax(input, h, w, oh, ow)
+    lead = tuple(input.shape[:-2])
+    # Values gathered at the indices: backward then routes each gradient to that one position,
+    # as torch's kernel does (amax would split it between tied maxima).
+    values = input.reshape(*lead, h * w).gather(-1, idx.reshape(*lead, oh * ow))
+    return values.reshape(*lead, oh, ow), idx
+
+
+def _window_rows(xp, n_in, n_out):
+    """(n_out, widest window) source positions of each adaptive window, each row padded by
+    repeating its last position (a repeat never changes which position holds the maximum)."""
+    bounds = _adaptive_bounds(n_in, n_out)
+    width = max(e - s for s, e in bounds)
+    start = xp.asarray([s for s, _ in bounds], dtype=np.int64)
+    last = xp.asarray([e - 1 for _, e in bounds], dtype=np.int64)
+    return xp.minimum(start[:, None] + xp.arange(width, dtype=np.int64)[None, :], last[:, None])
+
+
+def _adaptive_argmax(input, h, w, oh, ow) -> Tensor:
+    xp = _array_module(input)
+    a = input._data
+    if _dt.is_bf16_array(a):
+        a = a.astype(np.float32)  # argmax has no bfloat16 kernel on CUDA
+    with _device_ctx(input):
+        rows = _window_rows(xp, h, oh)  # (oh, Lh)
+        cols = _window_rows(xp, w, ow)  # (ow, Lw)
+        lh, lw = rows.shape[1], cols.shape[1]
+        win = a[..., rows[:, :, None, None], cols[None, None, :, :]]  # (..., oh, Lh, ow, Lw)
+        nd = win.ndim
+        win = xp.moveaxis(win, nd - 3, nd - 2).reshape(win.shape[:-4] + (oh, ow, lh * lw))
+        k = xp.argmax(win, axis=-1)  # the first maximum in row-major window order, as torch
+        r = rows[xp.arange(oh)[:, None], k // lw]
+        c = cols[xp.arange(ow)[None, :], k % lw]
+        flat = (r * w + c).astype(np.int64)
+    return _reg.make_tensor(flat, E.int64, input._device)
 
 
 # -------------------------------------------------------------------------- normalisation
@@ -409,21 +452,42 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 
 
 # --------------------------------------------------------------------------- activations
+def _act(input: Tensor, inplace: bool, fn) -> Tensor:
+    """``fn(input)``; with ``inplace`` the result overwrites ``input`` under torch's in-place
+    rules (version bump, leaf and saved-tensor errors) and ``input`` itself is returned."""
+    if not inplace:
+        return fn(input)
+    from .._tensor_methods import inplace as _inplace
+    return _inplace(input, fn)
+
+
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    return E.relu(input)
+    return _act(input, inplace, E.relu)
+
+
+def relu_(input: Tensor) -> Tensor:
+    return relu(input, True)
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
-    return hardtanh(input, 0.0, 6.0)
+    return hardtanh(input, 0.0, 6.0, inplace)
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
              inplace: bool = False) -> Tensor:
-    return E.clamp(input, min_val, max_val)
+    return _act(input, inplace, lambda t: E.clamp(t, min_val, max_val))
+
+
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    return hardtanh(input, min_val, max_val, True)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
-    return E.where(input > 0, input, input * negative_slope)
+    return _act(input, inplace, lambda t: E.where(t > 0, t, t * negative_slope))
+
+
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return leaky_relu(input, negative_slope, True)
 
 
 @autocast_op("prelu")
@@ -434,19 +498,40 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
     return E.where(input > 0, input, input * w)
 
 
-def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+def _elu(input: Tensor, alpha: float) -> Tensor:
     neg = (E.clamp(input, max=0.0).exp() - 1) * alpha
     return E.where(input > 0, input, neg)
 
 
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    return _act(input, inplace, lambda t: _elu(t, alpha))
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    return elu(input, alpha, True)
+
+
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
     # Constants of Klambauer et al. 2017, as torch uses them.
-    return elu(input, 1.6732632423543772848170429916717) * 1.0507009873554804934193349852946
+    return _act(input, inplace, lambda t: _elu(t, 1.6732632423543772848170429916717)
+                * 1.0507009873554804934193349852946)
+
+
+def selu_(input: Tensor) -> Tensor:
+    return selu(input, True)
+
+
+def _celu(input: Tensor, alpha: float) -> Tensor:
+    neg = ((E.clamp(input, max=0.0) / alpha).exp() - 1) * alpha
+    return E.where(input > 0, input, neg)
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    neg = ((E.clamp(input, max=0.0) / alpha).exp() - 1) * alpha
-    return E.where(input > 0, input, neg)
+    return _act(input, inplace, lambda t: _celu(t, alpha))
+
+
+def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    return celu(input, alpha, True)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -463,11 +548,11 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
-    return input * input.sigmoid()
+    return _act(input, inplace, lambda t: t * t.sigmoid())
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
-    return input * softplus(input).tanh()
+    return _act(input, inplace, lambda t: t * softplus(t).tanh())
 
 
 def sigmoid(input: Tensor) -> Tensor:
@@ -479,11 +564,11 @@ def tanh(input: Tensor) -> Tensor:
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
-    return input * E.clamp(input + 3.0, 0.0, 6.0) / 6.0
+    return _act(input, inplace, lambda t: t * E.clamp(t + 3.0, 0.0, 6.0) / 6.0)
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
-    return E.clamp(input / 6.0 + 0.5, 0.0, 1.0)
+    return _act(input, inplace, lambda t: E.clamp(t / 6.0 + 0.5, 0.0, 1.0))
 
 
 @autocast_op("softplus")
@@ -507,7 +592,11 @@ def tanhshrink(input: Tensor) -> Tensor:
 
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
-    return E.where(input > threshold, input, value)
+    return _act(input, inplace, lambda t: E.where(t > threshold, t, value))
+
+
+def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
+    return _act(input, True, lambda t: E.where(t > threshold, t, value))
 
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:
@@ -621,8 +710,15 @@ def _interp_size(input, size, scale_factor, nsp):
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
                 align_corners: Optional[bool] = None, recompute_scale_factor=None,
                 antialias: bool = False) -> Tensor:
-    """Resize the spatial dims: nearest, linear, bilinear (align_corners)."""
+    """Resize the spatial dims: nearest, linear, bilinear, bicubic (align_corners)."""
     nsp = input.dim() - 2
+    if mode == "bicubic" and nsp != 2:
+        raise NotImplementedError(  # torch's words: bicubic exists for 4-D input only
+            f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.dim()}D) for "
+            "the modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
+            "nearest-exact (got bicubic)")
+    if antialias and mode == "bicubic":  # torch's antialiased kernel differs (A = -0.5)
+        raise NotImplementedError("ember: interpolate(mode='bicubic', antialias=True)")
     out_size, scales = _interp_size(input, size, scale_factor, nsp)
     if recompute_scale_factor:
         scales = [None] * nsp
@@ -632,7 +728,8 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         d = 2 + i
         n_in, n_out = input.shape[d], out_size[i]
         sc = scales[i]
-        if mode not in ("nearest", "nearest-exact", "linear", "bilinear", "trilinear"):
+        if mode not in ("nearest", "nearest-exact", "linear", "bilinear", "trilinear",
+                        "bicubic"):
             raise NotImplementedError(f"ember: interpolate mode {mode!r}")
         # Indices and weights are made on the input's device (see pad).
         with _device_ctx(input):
@@ -650,7 +747,23 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
                 src = pos * ((n_in - 1) / (n_out - 1)) if n_out > 1 else pos * 0.0
             else:
                 s = (1.0 / sc) if sc else n_in / n_out
-                src = xp.maximum((pos + 0.5) * s - 0.5, 0.0)
+                src = (pos + 0.5) * s - 0.5
+                if mode != "bicubic":  # torch clamps the linear modes' source index only
+                    src = xp.maximum(src, 0.0)
+            if mode == "bicubic":
+                idx, wts = _cubic_taps(xp, src, n_in)
+                shape = [1] * input.dim()
+                shape[d] = n_out
+                wts = [_dt.to_dtype_array(w.reshape(shape), input.dtype) for w in wts]
+        if mode == "bicubic":
+            acc = None
+            for i_k, w_k in zip(idx, wts):
+                term = (out.index_select(d, _reg.make_tensor(i_k, E.int64, dev))
+                        * _reg.make_tensor(w_k, input.dtype, dev))
+                acc = term if acc is None else acc + term
+            out = acc
+            continue
+        with _device_ctx(input):
             i0 = xp.minimum(xp.floor(src).astype(np.int64), n_in - 1)
             i1 = xp.minimum(i0 + 1, n_in - 1)
             shape = [1] * input.dim()
@@ -663,6 +776,19 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
 
 
 upsample = interpolate
+
+
+def _cubic_taps(xp, src, n_in: int, a: float = -0.75):
+    """Keys' cubic convolution (torch's A = -0.75): the four source indices of each output
+    position, clamped to the border, and their weights."""
+    f = xp.floor(src)
+    t = src - f
+    base = f.astype(np.int64)
+    near = lambda x: ((a + 2) * x - (a + 3)) * x * x + 1  # noqa: E731  |x| <= 1
+    far = lambda x: ((a * x - 5 * a) * x + 8 * a) * x - 4 * a  # noqa: E731  1 < |x| < 2
+    wts = [far(t + 1), near(t), near(1 - t), far(2 - t)]
+    idx = [xp.clip(base + k - 1, 0, n_in - 1) for k in range(4)]
+    return idx, wts
 
 
 def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:

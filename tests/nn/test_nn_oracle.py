@@ -13,8 +13,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 from oracle import check, gradcheck_case  # noqa: E402
 from specs_attention import SPECS as _ATTENTION  # noqa: E402
 from specs_nn import SPECS as _NN  # noqa: E402
+from specs_nn_extra import SPECS as _NN_EXTRA  # noqa: E402
 
-SPECS = {**_NN, **_ATTENTION}
+SPECS = {**_NN, **_ATTENTION, **_NN_EXTRA}
 
 _FWD = []
 _NONCONTIG = []

@@ -27,7 +27,7 @@ class ReLU(_Inplace):
     """``max(0, x)``.
 
     Args:
-        inplace: accepted for compatibility (the result is a new tensor).
+        inplace: overwrite the input with the result and return it.
 
     Shape:
         ``(*)`` -> ``(*)``.
@@ -38,7 +38,7 @@ class ReLU(_Inplace):
     """
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.relu(input)
+        return F.relu(input, self.inplace)
 
 
 class Hardtanh(Module):
@@ -63,7 +63,7 @@ class Hardtanh(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.hardtanh(input, self.min_val, self.max_val)
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
         s = f"min_val={self.min_val}, max_val={self.max_val}"
@@ -74,7 +74,7 @@ class ReLU6(Hardtanh):
     """``min(max(0, x), 6)``.
 
     Args:
-        inplace: accepted for compatibility.
+        inplace: overwrite the input with the result and return it.
 
     Shape:
         ``(*)`` -> ``(*)``.
@@ -111,7 +111,7 @@ class LeakyReLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.leaky_relu(input, self.negative_slope)
+        return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace
@@ -166,7 +166,7 @@ class ELU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.elu(input, self.alpha)
+        return F.elu(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
@@ -187,14 +187,14 @@ class CELU(ELU):
     """
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.celu(input, self.alpha)
+        return F.celu(input, self.alpha, self.inplace)
 
 
 class SELU(_Inplace):
     """Scaled ELU with the self-normalising constants.
 
     Args:
-        inplace: accepted for compatibility.
+        inplace: overwrite the input with the result and return it.
 
     Shape:
         ``(*)`` -> ``(*)``.
@@ -205,7 +205,7 @@ class SELU(_Inplace):
     """
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.selu(input)
+        return F.selu(input, self.inplace)
 
 
 class GELU(Module):
@@ -237,7 +237,7 @@ class SiLU(_Inplace):
     """``x * sigmoid(x)``.
 
     Args:
-        inplace: accepted for compatibility.
+        inplace: overwrite the input with the result and return it.
 
     Shape:
         ``(*)`` -> ``(*)``.
@@ -248,14 +248,14 @@ class SiLU(_Inplace):
     """
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.silu(input)
+        return F.silu(input, self.inplace)
 
 
 class Mish(_Inplace):
     """``x * tanh(softplus(x))``.
 
     Args:
-        inplace: accepted for compatibility.
+        inplace: overwrite the input with the result and return it.
 
     Shape:
         ``(*)`` -> ``(*)``.
@@ -266,14 +266,14 @@ class Mish(_Inplace):
     """
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.mish(input)
+        return F.mish(input, self.inplace)
 
 
 class Hardswish(_Inplace):
     """``x * relu6(x + 3) / 6``.
 
     Args:
-        inplace: accepted for compatibility.
+        inplace: overwrite the input with the result and return it.
 
     Shape:
         ``(*)`` -> ``(*)``.
@@ -284,14 +284,17 @@ class Hardswish(_Inplace):
     """
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.hardswish(input)
+        return F.hardswish(input, self.inplace)
+
+    def extra_repr(self) -> str:
+        return ""  # torch leaves inplace out of this repr
 
 
 class Hardsigmoid(_Inplace):
     """``relu6(x + 3) / 6``.
 
     Args:
-        inplace: accepted for compatibility.
+        inplace: overwrite the input with the result and return it.
 
     Shape:
         ``(*)`` -> ``(*)``.
@@ -302,7 +305,10 @@ class Hardsigmoid(_Inplace):
     """
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.hardsigmoid(input)
+        return F.hardsigmoid(input, self.inplace)
+
+    def extra_repr(self) -> str:
+        return ""  # torch leaves inplace out of this repr
 
 
 class _Plain(Module):
@@ -427,7 +433,7 @@ class Threshold(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.threshold(input, self.threshold, self.value)
+        return F.threshold(input, self.threshold, self.value, self.inplace)
 
     def extra_repr(self) -> str:
         return (f"threshold={self.threshold}, value={self.value}"

@@ -1,4 +1,4 @@
-"""Convolutions: Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d."""
+"""Convolutions: Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d."""
 from __future__ import annotations
 
 import math
@@ -148,6 +148,27 @@ class Conv1d(_ConvNd):
         return F.conv1d(x, self.weight, self.bias, self.stride, pad, self.dilation, self.groups)
 
 
+class Conv3d(_ConvNd):
+    """3-D convolution over ``(N, C_in, D, H, W)``.
+
+    Args:
+        Same as Conv2d with 3-tuples.
+
+    Shape:
+        Input ``(N, C_in, D, H, W)``, output ``(N, C_out, D_out, H_out, W_out)``.
+
+    Example:
+        >>> nn.Conv3d(2, 4, 3, padding=1)(ember.randn(1, 2, 4, 5, 5)).shape
+        torch.Size([1, 4, 4, 5, 5])
+    """
+
+    _n = 3
+
+    def forward(self, input: Tensor) -> Tensor:
+        x, pad = self._pre_pad(input)
+        return F.conv3d(x, self.weight, self.bias, self.stride, pad, self.dilation, self.groups)
+
+
 class _ConvTransposeNd(_ConvNd):
     transposed = True
 
@@ -220,4 +241,26 @@ class ConvTranspose1d(_ConvTransposeNd):
     def forward(self, input: Tensor, output_size=None) -> Tensor:
         op = self._output_padding(input, output_size)
         return F.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding, op,
+                                  self.groups, self.dilation)
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """3-D transposed convolution.
+
+    Args:
+        As ConvTranspose2d with 3-tuples.
+
+    Shape:
+        ``D_out = (D - 1) s - 2p + d(k - 1) + output_padding + 1`` (likewise H, W).
+
+    Example:
+        >>> nn.ConvTranspose3d(4, 2, 3, stride=2)(ember.randn(1, 4, 2, 3, 3)).shape
+        torch.Size([1, 2, 5, 7, 7])
+    """
+
+    _n = 3
+
+    def forward(self, input: Tensor, output_size=None) -> Tensor:
+        op = self._output_padding(input, output_size)
+        return F.conv_transpose3d(input, self.weight, self.bias, self.stride, self.padding, op,
                                   self.groups, self.dilation)

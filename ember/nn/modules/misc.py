@@ -325,7 +325,7 @@ class Upsample(Module):
     """Resizes the spatial dims (nearest, linear, bilinear).
 
     Args:
-        size or scale_factor: the target; mode: 'nearest' | 'linear' | 'bilinear';
+        size or scale_factor: the target; mode: 'nearest' | 'linear' | 'bilinear' | 'bicubic';
         align_corners: for the linear modes.
 
     Shape:
