@@ -14,8 +14,8 @@ _METHODS = """
 abs absolute acos arccos asin arcsin atan arctan atan2 arctan2 add sub subtract mul multiply div
 divide true_divide floor_divide remainder fmod pow float_power maximum minimum fmax fmin neg
 negative sign sgn exp exp2 log log2 log10 log1p expm1 sqrt rsqrt sin cos tan sinh cosh tanh
-sigmoid erf reciprocal relu square floor ceil trunc fix round frac clamp clip clamp_min clamp_max
-lerp where eq ne lt le gt ge greater greater_equal less less_equal not_equal equal allclose
+sigmoid erf erfinv reciprocal relu square floor ceil trunc fix round frac clamp clip clamp_min
+clamp_max lerp where eq ne lt le gt ge greater greater_equal less less_equal not_equal equal allclose
 isclose logical_and logical_or logical_xor logical_not bitwise_and bitwise_or bitwise_xor
 bitwise_not isnan isinf isfinite isposinf isneginf nan_to_num sum nansum mean nanmean prod amax
 amin aminmax max min argmax argmin var std norm dist logsumexp cumsum cumprod all any
@@ -294,8 +294,8 @@ def _make_inplace(name):
 
 _INPLACE = """
 abs acos asin atan atan2 add sub mul div true_divide floor_divide remainder fmod pow neg sign
-exp exp2 log log2 log10 log1p expm1 sqrt rsqrt sin cos tan sinh cosh tanh sigmoid erf reciprocal
-relu square floor ceil trunc round frac clamp clip clamp_min clamp_max lerp logical_and
+exp exp2 log log2 log10 log1p expm1 sqrt rsqrt sin cos tan sinh cosh tanh sigmoid erf erfinv
+reciprocal relu square floor ceil trunc round frac clamp clip clamp_min clamp_max lerp logical_and
 logical_or logical_xor logical_not bitwise_and bitwise_or bitwise_xor bitwise_not masked_fill
 scatter scatter_add index_add index_fill index_copy index_put masked_scatter nan_to_num
 tril triu maximum minimum hypot xlogy eq ne lt le gt ge

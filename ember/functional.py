@@ -359,6 +359,11 @@ def erf(input):
     return _unary_float(Erf, input)
 
 
+def erfinv(input):
+    from .distributions._special import ErfinvOp  # the primitive lives with its users
+    return _unary_float(ErfinvOp, input)
+
+
 def reciprocal(input):
     return _unary_float(Reciprocal, input)
 
