@@ -15,8 +15,8 @@ abs absolute acos arccos asin arcsin atan arctan atan2 arctan2 add sub subtract 
 divide true_divide floor_divide remainder fmod pow float_power maximum minimum fmax fmin neg
 negative sign sgn exp exp2 log log2 log10 log1p expm1 sqrt rsqrt sin cos tan sinh cosh tanh
 sigmoid erf erfinv reciprocal relu square floor ceil trunc fix round frac clamp clip clamp_min
-clamp_max lerp where eq ne lt le gt ge greater greater_equal less less_equal not_equal equal allclose
-isclose logical_and logical_or logical_xor logical_not bitwise_and bitwise_or bitwise_xor
+clamp_max lerp where eq ne lt le gt ge greater greater_equal less less_equal not_equal equal
+allclose isclose logical_and logical_or logical_xor logical_not bitwise_and bitwise_or bitwise_xor
 bitwise_not isnan isinf isfinite isposinf isneginf nan_to_num sum nansum mean nanmean prod amax
 amin aminmax max min argmax argmin var std norm dist logsumexp cumsum cumprod all any
 count_nonzero matmul mm bmm mv dot inner outer ger addmm baddbmm trace kron cross reshape view
