@@ -13,6 +13,7 @@ from ..amp.autocast_mode import autocast_op
 from ..tensor import Tensor
 from . import _ops
 from ._conv3d_ops import conv3d, conv_transpose3d  # noqa: F401  (registers the ops)
+from ._pool3d_ops import avg_pool3d, max_pool3d  # noqa: F401
 
 __all__ = [
     "linear", "bilinear", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d",
@@ -27,7 +28,7 @@ __all__ = [
     "huber_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
     "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
     "relu_", "elu_", "selu_", "celu_", "leaky_relu_", "hardtanh_", "threshold_", "conv3d",
-    "conv_transpose3d",
+    "conv_transpose3d", "max_pool3d", "avg_pool3d",
 ]
 
 

@@ -279,3 +279,48 @@ def test_inplace_relu_in_sequential_backward():
 def test_inplace_module_reprs(cls):
     assert repr(getattr(ember.nn, cls)(inplace=True)) == repr(getattr(torch.nn, cls)(inplace=True))
     assert repr(getattr(ember.nn, cls)()) == repr(getattr(torch.nn, cls)())
+
+
+# ------------------------------------------------------------------------------- 3-D pools
+_MAXPOOL3D = [
+    dict(kernel_size=2),
+    dict(kernel_size=3, stride=2, padding=1, return_indices=True),
+    dict(kernel_size=(2, 3, 2), stride=(1, 2, 2), dilation=(2, 1, 1), ceil_mode=True,
+         return_indices=True),
+    dict(kernel_size=3, stride=2, ceil_mode=True, padding=1),
+]
+_AVGPOOL3D = [
+    dict(kernel_size=2),
+    dict(kernel_size=3, stride=2, padding=1),
+    dict(kernel_size=3, stride=2, padding=1, count_include_pad=False),
+    dict(kernel_size=(2, 3, 2), stride=(1, 2, 2), ceil_mode=True, padding=1),
+    dict(kernel_size=3, stride=2, ceil_mode=True, padding=1, count_include_pad=False),
+    dict(kernel_size=2, divisor_override=3, padding=1),
+]
+
+
+@pytest.mark.parametrize("name,kw", [("max_pool3d", k) for k in _MAXPOOL3D]
+                         + [("avg_pool3d", k) for k in _AVGPOOL3D],
+                         ids=[f"max-{i}" for i in range(len(_MAXPOOL3D))]
+                         + [f"avg-{i}" for i in range(len(_AVGPOOL3D))])
+def test_pool3d_matches_torch(name, kw):
+    case = Case(lambda lib, x: getattr(lib.nn.functional, name)(x, **kw), [(2, 3, 5, 6, 7)])
+    for dt in ("float32", "float64"):
+        check(case, dt)
+    check(case, "float64", non_contiguous=True)
+    gradcheck_case(Case(case.fn, [(1, 2, 4, 5, 4)]))
+    unbatched = Case(case.fn, [(3, 4, 4, 5)])
+    check(unbatched, "float64")
+
+
+def test_pool3d_modules():
+    x = np.random.default_rng(8).standard_normal((2, 3, 4, 6, 5))
+    for cls, kw in (("MaxPool3d", dict(kernel_size=2, stride=1, return_indices=True)),
+                    ("AvgPool3d", dict(kernel_size=(2, 3, 2), padding=1, ceil_mode=True))):
+        t_mod, e_mod = getattr(torch.nn, cls)(**kw), getattr(ember.nn, cls)(**kw)
+        assert repr(e_mod) == repr(t_mod)
+        to, eo = t_mod(torch.tensor(x)), e_mod(dev_tensor(x))
+        for t, e in zip(to if isinstance(to, tuple) else (to,),
+                        eo if isinstance(eo, tuple) else (eo,)):
+            assert str(e.dtype) == str(t.dtype)
+            np.testing.assert_allclose(to_numpy(e), t.numpy(), rtol=1e-12, atol=1e-12)

@@ -42,6 +42,25 @@ class MaxPool2d(_MaxPoolNd):
                             ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
 
+class MaxPool3d(_MaxPoolNd):
+    """3-D max pooling.
+
+    Args:
+        As MaxPool2d (indices are flat positions in each D*H*W volume).
+
+    Shape:
+        ``(N, C, D, H, W)`` -> ``(N, C, D_out, H_out, W_out)``.
+
+    Example:
+        >>> nn.MaxPool3d(2)(ember.randn(1, 1, 4, 4, 4)).shape
+        torch.Size([1, 1, 2, 2, 2])
+    """
+
+    def forward(self, input: Tensor):
+        return F.max_pool3d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+
 class MaxPool1d(_MaxPoolNd):
     """1-D max pooling.
 
@@ -92,6 +111,25 @@ class AvgPool2d(_AvgPoolNd):
 
     def forward(self, input: Tensor) -> Tensor:
         return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
+
+
+class AvgPool3d(_AvgPoolNd):
+    """3-D average pooling.
+
+    Args:
+        kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override.
+
+    Shape:
+        ``(N, C, D, H, W)`` -> ``(N, C, D_out, H_out, W_out)``.
+
+    Example:
+        >>> nn.AvgPool3d(2)(ember.randn(1, 1, 4, 4, 4)).shape
+        torch.Size([1, 1, 2, 2, 2])
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.avg_pool3d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad, self.divisor_override)
 
 
