@@ -12,6 +12,7 @@ from ..ops import registry as _reg
 from ..amp.autocast_mode import autocast_op
 from ..tensor import Tensor
 from . import _ops
+from ._ctc_ops import CtcLossOp as _CtcLossOp  # registers ctc_loss
 from ._conv3d_ops import conv3d, conv_transpose3d  # noqa: F401  (registers the ops)
 from ._pool3d_ops import avg_pool3d, max_pool3d  # noqa: F401
 
@@ -1079,6 +1080,62 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
         d_an = E.minimum(d_an, pairwise_distance(positive, negative, p, eps))
     return _reduce(E.clamp(d_ap - d_an + margin, min=0.0), reduction)
 
+
+
+def _ctc_lengths(v, name: str, device, unbatched: bool):
+    """Lengths as a tuple of ints or an int64 tensor on ``device`` (what the primitive takes)."""
+    if isinstance(v, Tensor):
+        if v.dtype.is_floating_point or v.dtype == E.bool:
+            raise RuntimeError(f"{name} must be integral")
+        if unbatched:
+            v = v.reshape(1)
+        return v.to(device=device, dtype=E.int64)
+    if isinstance(v, (int, np.integer)):
+        return (int(v),)
+    return tuple(int(x) for x in v)
+
+
+def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths,
+             blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> Tensor:
+    """Connectionist temporal classification loss (Graves et al., 2006).
+
+    Args:
+        log_probs: ``(T, N, C)`` or unbatched ``(T, C)`` log-probabilities.
+        targets: ``(N, S)`` padded, or 1-D with the N targets concatenated (``(S,)`` for
+            unbatched input); never containing ``blank``.
+        input_lengths, target_lengths: per-sample lengths (tensor or sequence of ints; an int
+            or 0-d tensor for unbatched input).
+        blank: the blank class. reduction: 'none' | 'sum' | 'mean' ('mean' divides each loss
+            by its target length, then averages over the batch).
+        zero_infinity: infeasible alignments (infinite loss) give loss and gradient zero.
+
+    The gradient is torch's: ``exp(log_probs) - posterior``, i.e. the gradient with respect to
+    the logits of a preceding log_softmax (see ``ember.nn._ctc_ops``).
+
+    Example:
+        >>> lp = ember.randn(50, 2, 20).log_softmax(2)
+        >>> F.ctc_loss(lp, ember.randint(1, 20, (2, 10)), [50, 45], [10, 8]).shape
+        torch.Size([])
+    """
+    if reduction not in ("none", "sum", "mean"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    unbatched = log_probs.dim() == 2
+    if unbatched:
+        log_probs = log_probs.unsqueeze(1)
+        if targets.dim() == 1:
+            targets = targets.unsqueeze(0)
+    elif log_probs.dim() != 3:
+        raise RuntimeError(f"ctc_loss expects log_probs of 2 or 3 dims, got {log_probs.dim()}")
+    dev = log_probs.device
+    if targets.dtype != E.int64 or targets.device != dev:
+        targets = targets.to(device=dev, dtype=E.int64)
+    il = _ctc_lengths(input_lengths, "input_lengths", dev, unbatched)
+    tl = _ctc_lengths(target_lengths, "target_lengths", dev, unbatched)
+    out = _CtcLossOp.apply(log_probs, targets, il, tl, blank=blank, reduction=reduction,
+                           zero_infinity=zero_infinity)
+    if unbatched and reduction == "none":
+        out = out.reshape(())
+    return out
 
 # ----------------------------------------------------------------------------- attention
 # Defined with MultiheadAttention in modules/activation_mha.py; re-exported here lazily (that

@@ -6,6 +6,7 @@ pickle stream (``_use_new_zipfile_serialization=False``). Loading is safe by def
 ``weights_only=True`` the pickle goes through ember's own interpreter that only builds
 tensors, containers, numbers and strings (see ``_unpickler``).
 
+``add_safe_globals`` / ``safe_globals`` widen what ``weights_only`` accepts, as in torch.
 ``ember.serialization.safetensors`` reads and writes the ``.safetensors`` format.
 """
 from __future__ import annotations
@@ -16,8 +17,11 @@ import pickle
 from typing import Any, BinaryIO, Callable, Union
 
 from . import _reader, _writer
+from ._safe_globals import (add_safe_globals, clear_safe_globals,  # noqa: F401
+                            get_safe_globals, safe_globals)
 
-__all__ = ["save", "load", "safetensors", "DEFAULT_PROTOCOL", "add_safe_globals"]
+__all__ = ["save", "load", "safetensors", "DEFAULT_PROTOCOL", "add_safe_globals",
+           "get_safe_globals", "clear_safe_globals", "safe_globals"]
 
 DEFAULT_PROTOCOL = 2
 
@@ -88,7 +92,8 @@ def load(f: FileLike, map_location: MapLocation = None, pickle_module: Any = Non
             ``ember.device``, a dict mapping saved locations to new ones
             (``{"cuda:1": "cpu"}``), or a callable ``(storage, location) -> storage | None``
             where ``storage`` is a 1-D tensor of the storage's elements.
-        weights_only: ``True`` (default) builds only tensors, containers and plain values and
+        weights_only: ``True`` (default) builds only tensors, containers and plain values, plus
+            the classes and functions listed with ``add_safe_globals`` / ``safe_globals``, and
             raises ``pickle.UnpicklingError`` naming any other global, without running code.
             ``False`` unpickles anything (only for files you trust).
         mmap: map the file's storages instead of reading them (zip checkpoints on disk).
@@ -141,9 +146,3 @@ def _load_file(fo, map_location, weights_only: bool, use_mmap: bool):
                            "(load and re-save it with torch first)")
     return _reader.load_legacy(data, map_location, weights_only)
 
-
-def add_safe_globals(safe_globals: list) -> None:
-    """torch's hook to widen the weights_only allowlist. ember's allowlist is fixed: anything
-    beyond tensors and containers needs ``weights_only=False``."""
-    raise NotImplementedError("ember's weights_only allowlist cannot be extended; load trusted "
-                              "files with weights_only=False")

@@ -24,7 +24,8 @@ import numpy as np
 from ..backend import dtypes as _dt
 from ..backend.device import device as _device
 from ..tensor import Size, Tensor, make_tensor
-from ._unpickler import Callable, SafeUnpickler
+from ._safe_globals import user_allowed_globals
+from ._unpickler import Callable, SafeUnpickler, Trusted
 
 # Legacy (pre-1.6) stream header: a magic number and a protocol version, as torch writes them.
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -340,18 +341,38 @@ def _build_allowlist() -> dict:
 ALLOWLIST = _build_allowlist()
 
 
-def safe_find_global(module: str, name: str):
-    """The weights_only ``find_class``: allowlisted names only, and no import ever happens."""
+# Modules no checkpoint global may come from, even when the user allowlisted one (as torch).
+_BLOCKED_MODULES = ("sys", "os", "posix", "nt")
+
+
+def safe_find_global(module: str, name: str, user: dict | None = None):
+    """The weights_only ``find_class``: allowlisted names only, and no import ever happens.
+
+    ``user`` maps ``"module.qualname"`` to the objects of ``add_safe_globals``; those come back
+    as ``Trusted`` (the real object)."""
     v = ALLOWLIST.get((module, name))
     if v is not None:
         return v
+    full = f"{module}.{name}"
+    if module in _BLOCKED_MODULES:
+        raise UnpicklingError(f"Weights only load failed. Trying to load unsupported GLOBAL "
+                              f"{full} whose module {module} is blocked.")
+    if user and full in user:
+        return Trusted(user[full])
     if module == "torch" and name in UNSUPPORTED_DTYPES:
         raise UnpicklingError(f"the checkpoint holds torch.{name} tensors, a dtype ember does "
                               "not support")
+    if module == "builtins":
+        full = name  # the name to pass: builtins are spelled bare (as torch suggests)
     raise UnpicklingError(
-        f"Weights only load failed: unsupported global {module}.{name}. It is not in ember's "
-        "allowlist of checkpoint globals; if you trust the file, load it with "
-        "weights_only=False (that runs any code the file names).")
+        "Weights only load failed. This file can still be loaded: do this only if you trust "
+        "its source. (1) load it with weights_only=False (that runs any code the file names), "
+        "or (2) to load it with weights_only=True, follow the steps below.\n"
+        f"\tWeightsUnpickler error: Unsupported global: GLOBAL {module}.{name} was not an "
+        "allowed global by default. Please use "
+        f"`ember.serialization.add_safe_globals([{full}])` or the "
+        f"`ember.serialization.safe_globals([{full}])` context manager to allowlist this "
+        "global if you trust this class/function.")
 
 
 def no_globals(module: str, name: str):
@@ -536,7 +557,19 @@ def _cuda_available() -> bool:
 def unpickle(data, loader: Loader, weights_only: bool, pos: int = 0):
     """Run the main pickle at ``data[pos:]``; returns ``(obj, end_position)``."""
     if weights_only:
-        u = SafeUnpickler(data, safe_find_global, loader.persistent_load, pos=pos)
+        try:
+            user, bad = user_allowed_globals(), None
+        except (TypeError, ValueError) as e:
+            # A malformed add_safe_globals entry fails the load only when a global outside
+            # the default allowlist is looked up (as torch): plain checkpoints still load.
+            user, bad = {}, e
+
+        def find_global(module, name):
+            if bad is not None and (module, name) not in ALLOWLIST:
+                raise bad
+            return safe_find_global(module, name, user)
+        u = SafeUnpickler(data, find_global, loader.persistent_load, pos=pos,
+                          trusted=user.values())
         obj = u.load()
         return obj, u.pos
     f = io.BytesIO(data)

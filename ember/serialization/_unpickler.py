@@ -7,9 +7,13 @@ SETITEM/APPEND work on any object with ``__setitem__``/``append``, and REDUCE ca
 
 - GLOBAL/STACK_GLOBAL resolve through a caller-given table only; the values it yields are
   inert markers (``Callable`` wrappers, dtypes, storage types), never the real Python builtins;
-- REDUCE/NEWOBJ call only ``Callable`` wrappers, each of which validates its own arguments;
+  the one exception is a ``Trusted`` answer: an object the user allowlisted
+  (``ember.serialization.add_safe_globals``), pushed as itself;
+- REDUCE/NEWOBJ call only ``Callable`` wrappers, each of which validates its own arguments, and
+  the user's trusted globals (as torch does: the user vouched for them);
 - BUILD works only on ``OrderedDict`` instances made during this load (the ``_metadata``
-  attribute that ``Module.state_dict()`` carries) and only sets plain, non-dunder attributes;
+  attribute that ``Module.state_dict()`` carries), setting only plain, non-dunder attributes,
+  and on instances whose exact type is a trusted global (``__setstate__`` or pickle's default);
 - SETITEM(S)/APPEND(S)/ADDITEMS work only on exact ``dict``/``OrderedDict``/``list``/``set``;
 - INST/OBJ/EXT*/PERSID and out-of-band buffers are refused;
 - it walks the stream iteratively (no recursion) and checks every length against the bytes
@@ -25,7 +29,7 @@ from collections import OrderedDict
 from pickle import UnpicklingError
 from typing import Any, Callable as _Fn
 
-__all__ = ["Callable", "SafeUnpickler", "UnpicklingError"]
+__all__ = ["Callable", "SafeUnpickler", "Trusted", "UnpicklingError"]
 
 
 class Callable:
@@ -42,6 +46,16 @@ class Callable:
         return f"<allowlisted {self.qualname}>"
 
 
+class Trusted:
+    """A ``find_global`` answer for a user-allowlisted object: the unpickler pushes ``obj``
+    itself and lets REDUCE/NEWOBJ call it and BUILD set state on its instances."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+
 _MARK = object()
 _MAX_PROTOCOL = 5
 
@@ -54,17 +68,22 @@ class SafeUnpickler:
         find_global: ``(module, name) -> value``; raises ``UnpicklingError`` for names it refuses.
         persistent_load: called with the persistent id tuple (BINPERSID), or ``None`` to refuse.
         pos: where the pickle starts.
+        trusted: user-allowlisted objects (see ``Trusted``); REDUCE/NEWOBJ may call them and
+            BUILD may set state on instances of those that are classes.
 
     Example:
         >>> SafeUnpickler(pickle.dumps([1, 2], protocol=2), _no_globals).load()
         [1, 2]
     """
 
-    def __init__(self, data, find_global, persistent_load=None, pos: int = 0):
+    def __init__(self, data, find_global, persistent_load=None, pos: int = 0,
+                 trusted=()):
         self.data = memoryview(data).cast("B") if not isinstance(data, bytes) else data
         self.pos = pos
         self.find_global = find_global
         self.persistent_load = persistent_load
+        # id -> object of the user's trusted globals (the dict keeps them alive).
+        self.trusted: dict = {id(o): o for o in trusted}
 
     # ------------------------------------------------------------------ reading
     def _read(self, n: int) -> bytes:
@@ -283,33 +302,46 @@ class SafeUnpickler:
         elif c == "c":
             module = self._readline().decode("utf-8")
             name = self._readline().decode("utf-8")
-            stack.append(self.find_global(module, name))
+            stack.append(self._global(module, name))
         elif c == "\x93":
             name = stack.pop()
             module = stack.pop()
             if type(module) is not str or type(name) is not str:
                 raise UnpicklingError("pickle data is corrupt: STACK_GLOBAL needs two strings")
-            stack.append(self.find_global(module, name))
+            stack.append(self._global(module, name))
         elif c == "R":
             args = stack.pop()
             func = stack[-1]
-            stack[-1] = _call(func, args, "REDUCE")
+            if self._is_trusted(func):
+                stack[-1] = func(*_args(args, "REDUCE"))
+            else:
+                stack[-1] = _call(func, args, "REDUCE")
         elif c == "\x81":
             args = stack.pop()
             cls = stack[-1]
-            if type(cls) is not Callable or not cls.newobj:
+            if self._is_trusted(cls) and isinstance(cls, type):
+                stack[-1] = cls.__new__(cls, *_args(args, "NEWOBJ"))
+            elif type(cls) is not Callable or not cls.newobj:
                 raise UnpicklingError(f"NEWOBJ is not allowed on {_describe(cls)}")
-            stack[-1] = _call(cls, args, "NEWOBJ")
+            else:
+                stack[-1] = _call(cls, args, "NEWOBJ")
         elif c == "\x92":
             kwargs = stack.pop()
             args = stack.pop()
             cls = stack[-1]
-            if type(cls) is not Callable or not cls.newobj or kwargs:
+            if self._is_trusted(cls) and isinstance(cls, type) and type(kwargs) is dict:
+                stack[-1] = cls.__new__(cls, *_args(args, "NEWOBJ_EX"), **kwargs)
+            elif type(cls) is not Callable or not cls.newobj or kwargs:
                 raise UnpicklingError(f"NEWOBJ_EX is not allowed on {_describe(cls)}")
-            stack[-1] = _call(cls, args, "NEWOBJ_EX")
+            else:
+                stack[-1] = _call(cls, args, "NEWOBJ_EX")
         elif c == "b":
             state = stack.pop()
-            _build(stack[-1], state)
+            inst = stack[-1]
+            if self._is_trusted(type(inst)):
+                _build_trusted(inst, state)
+            else:
+                _build(inst, state)
         elif c == "Q":
             pid = stack.pop()
             if self.persistent_load is None:
@@ -329,6 +361,23 @@ class SafeUnpickler:
             raise UnpicklingError(f"pickle data is corrupt: unknown opcode {bytes([op])!r} at "
                                   f"offset {self.pos - 1}")
         return None
+
+    def _global(self, module: str, name: str):
+        try:
+            v = self.find_global(module, name)
+        except UnpicklingError:
+            raise
+        except Exception as e:  # the caller's own error (a malformed safe-globals entry)
+            raise _Passthrough(e) from None
+        if type(v) is Trusted:
+            self.trusted[id(v.obj)] = v.obj
+            return v.obj
+        return v
+
+    def _is_trusted(self, obj) -> bool:
+        # By identity: an object equal to a trusted one is not trusted.
+        t = self.trusted
+        return id(obj) in t and t[id(obj)] is obj
 
 
 _STOP = object()
@@ -368,6 +417,32 @@ def _call(func, args, opname):
     if type(args) is not tuple:
         raise UnpicklingError(f"pickle data is corrupt: {opname} arguments are not a tuple")
     return func.fn(*args)
+
+
+def _args(args, opname) -> tuple:
+    if type(args) is not tuple:
+        raise UnpicklingError(f"pickle data is corrupt: {opname} arguments are not a tuple")
+    return args
+
+
+def _build_trusted(inst, state) -> None:
+    """BUILD on an instance of a user-allowlisted class: what pickle itself does."""
+    setstate = getattr(inst, "__setstate__", None)
+    if setstate is not None:
+        setstate(state)
+        return
+    slotstate = None
+    if type(state) is tuple and len(state) == 2:
+        state, slotstate = state
+    if state:
+        if type(state) is not dict:
+            raise UnpicklingError("pickle data is corrupt: BUILD state is not a dict")
+        inst.__dict__.update(state)
+    if slotstate:
+        if type(slotstate) is not dict:
+            raise UnpicklingError("pickle data is corrupt: BUILD slot state is not a dict")
+        for k, v in slotstate.items():
+            setattr(inst, k, v)
 
 
 def _build(inst, state):

@@ -14,8 +14,8 @@ from .activation import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish,  # 
                          ReLU6, Sigmoid, SiLU, Softmax, Softmin, Softplus, Softsign, Tanh,
                          Tanhshrink, Threshold)
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss,  # noqa: F401
-                   CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MarginRankingLoss, MSELoss,
-                   NLLLoss, SmoothL1Loss, TripletMarginLoss)
+                   CTCLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss,
+                   MarginRankingLoss, MSELoss, NLLLoss, SmoothL1Loss, TripletMarginLoss)
 from .misc import (ConstantPad1d, ConstantPad2d, Dropout, Dropout2d, Embedding,  # noqa: F401
                    PixelShuffle, PixelUnshuffle, ReflectionPad1d, ReflectionPad2d,
                    ReplicationPad2d, Upsample, ZeroPad2d)

@@ -300,3 +300,32 @@ class TripletMarginLoss(_Loss):
     def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
         return F.triplet_margin_loss(anchor, positive, negative, margin=self.margin, p=self.p,
                                      eps=self.eps, swap=self.swap, reduction=self.reduction)
+
+
+class CTCLoss(_Loss):
+    """Connectionist temporal classification loss (see ``F.ctc_loss``).
+
+    Args:
+        blank: the blank class (default 0). reduction: 'mean' | 'sum' | 'none'.
+        zero_infinity: give infeasible alignments (infinite loss) zero loss and gradient.
+
+    Shape:
+        log_probs ``(T, N, C)`` or ``(T, C)``; targets ``(N, S)`` or concatenated 1-D;
+        input_lengths/target_lengths ``(N)`` (or ints for unbatched input).
+
+    Example:
+        >>> lp = ember.randn(30, 2, 6).log_softmax(2)
+        >>> nn.CTCLoss()(lp, ember.tensor([[1, 2], [3, 3]]), [30, 25], [2, 2]).shape
+        torch.Size([])
+    """
+
+    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False
+                 ) -> None:
+        super().__init__(reduction=reduction)
+        self.blank = blank
+        self.zero_infinity = zero_infinity
+
+    def forward(self, log_probs: Tensor, targets: Tensor, input_lengths, target_lengths
+                ) -> Tensor:
+        return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank,
+                          self.reduction, self.zero_infinity)
