@@ -13,20 +13,20 @@ from .tensor import Tensor, make_tensor
 _METHODS = """
 abs absolute acos arccos asin arcsin atan arctan atan2 arctan2 add sub subtract mul multiply div
 divide true_divide floor_divide remainder fmod pow float_power maximum minimum fmax fmin neg
-negative sign sgn exp exp2 log log2 log10 log1p expm1 sqrt rsqrt sin cos tan sinh cosh tanh
-sigmoid erf erfinv reciprocal relu square floor ceil trunc fix round frac clamp clip clamp_min
+negative sign sgn exp exp2 log log2 log10 log1p expm1 sqrt rsqrt sin cos tan sinh cosh tanh sigmoid
+erf erfc erfinv reciprocal relu square floor ceil trunc fix round frac clamp clip clamp_min
 clamp_max lerp where eq ne lt le gt ge greater greater_equal less less_equal not_equal equal
 allclose isclose logical_and logical_or logical_xor logical_not bitwise_and bitwise_or bitwise_xor
 bitwise_not isnan isinf isfinite isposinf isneginf nan_to_num sum nansum mean nanmean prod amax
-amin aminmax max min argmax argmin var std norm dist logsumexp cumsum cumprod all any
-count_nonzero matmul mm bmm mv dot inner outer ger addmm baddbmm trace kron cross reshape view
-view_as reshape_as flatten unflatten ravel squeeze unsqueeze permute transpose swapaxes swapdims
-t adjoint movedim moveaxis expand expand_as broadcast_to split tensor_split chunk unbind select
-narrow flip fliplr flipud roll rot90 tril triu diag diagonal diag_embed repeat tile
-repeat_interleave clone contiguous gather take_along_dim take scatter scatter_add
-scatter_reduce index_select index_add index_fill index_copy index_put masked_fill masked_select
-masked_scatter nonzero argwhere sort argsort msort topk kthvalue median quantile unique
-unique_consecutive bincount histc diff logcumsumexp logaddexp xlogy hypot softmax log_softmax
+amin aminmax max min argmax argmin var std norm dist logsumexp cumsum cumprod all any count_nonzero
+matmul mm bmm mv dot inner outer ger addmm baddbmm trace kron cross reshape view view_as reshape_as
+flatten unflatten ravel squeeze unsqueeze permute transpose swapaxes swapdims t adjoint movedim
+moveaxis expand expand_as broadcast_to split tensor_split chunk unbind select narrow flip fliplr
+flipud roll rot90 tril triu diag diagonal diag_embed repeat tile repeat_interleave clone contiguous
+gather take_along_dim take scatter scatter_add scatter_reduce index_select index_add index_fill
+index_copy index_put masked_fill masked_select masked_scatter nonzero argwhere sort argsort msort
+topk kthvalue median quantile unique unique_consecutive bincount histc diff logcumsumexp logaddexp
+xlogy hypot softmax log_softmax
 """
 
 
@@ -293,12 +293,12 @@ def _make_inplace(name):
 
 
 _INPLACE = """
-abs acos asin atan atan2 add sub mul div true_divide floor_divide remainder fmod pow neg sign
-exp exp2 log log2 log10 log1p expm1 sqrt rsqrt sin cos tan sinh cosh tanh sigmoid erf erfinv
+abs acos asin atan atan2 add sub mul div true_divide floor_divide remainder fmod pow neg sign exp
+exp2 log log2 log10 log1p expm1 sqrt rsqrt sin cos tan sinh cosh tanh sigmoid erf erfc erfinv
 reciprocal relu square floor ceil trunc round frac clamp clip clamp_min clamp_max lerp logical_and
 logical_or logical_xor logical_not bitwise_and bitwise_or bitwise_xor bitwise_not masked_fill
-scatter scatter_add index_add index_fill index_copy index_put masked_scatter nan_to_num
-tril triu maximum minimum hypot xlogy eq ne lt le gt ge
+scatter scatter_add index_add index_fill index_copy index_put masked_scatter nan_to_num tril triu
+maximum minimum hypot xlogy eq ne lt le gt ge
 """
 for _n in _INPLACE.split():
     setattr(Tensor, _n + "_", _make_inplace(_n))

@@ -14,7 +14,7 @@ from .amp.autocast_mode import autocast_op
 from .ops import registry as _reg
 from .ops.elementwise import (Abs, Acos, Add, Asin, Atan, Atan2, BitwiseAnd, BitwiseNot,
                               BitwiseOr, BitwiseXor, Ceil, Clamp, Clone, Cos, Cosh, Div, Eq, Erf,
-                              Exp, Exp2, Expm1, Floor, FloorDivide, Ge, Gt, IsFinite, IsInf,
+                              Erfc, Exp, Exp2, Expm1, Floor, FloorDivide, Ge, Gt, IsFinite, IsInf,
                               IsNan, Le, Log, Log1p, Log2, Log10, LogicalAnd, LogicalNot,
                               LogicalOr, LogicalXor, Lt, Maximum, Minimum, Mul, Ne, Neg, Pow,
                               Reciprocal, Relu, Remainder, Round, Rsqrt, Sigmoid, Sign, Sin,
@@ -357,6 +357,24 @@ def sigmoid(input):
 
 def erf(input):
     return _unary_float(Erf, input)
+
+
+def relu_(input):
+    return input.relu_()
+
+
+def selu_(input):
+    from .nn import functional as NF
+    return NF.selu_(input)
+
+
+def celu_(input, alpha=1.0):
+    from .nn import functional as NF
+    return NF.celu_(input, alpha)
+
+
+def erfc(input):
+    return _unary_float(Erfc, input)
 
 
 def erfinv(input):
@@ -1666,7 +1684,12 @@ def logaddexp(input, other):
 
 
 def xlogy(input, other):
-    return where(input == 0, 0.0, input * log(other))
+    """``input * log(other)``, 0 where ``input`` is 0 unless ``other`` is NaN (as torch)."""
+    if not isinstance(other, Tensor):
+        other = _tensor(other, device=input.device if isinstance(input, Tensor) else None)
+    if not isinstance(input, Tensor):
+        input = _tensor(input, device=other.device)
+    return where((input == 0) & ~isnan(other), 0.0, input * log(other))
 
 
 def hypot(input, other):

@@ -376,7 +376,7 @@ _UNARY = {
     "asin": (unit, False), "acos": (unit, False), "atan": (lambda *s: s, True),
     "sinh": (lambda *s: s, True), "cosh": (lambda *s: s, True), "sqrt": (pos, True),
     "rsqrt": (pos, True), "tanh": (lambda *s: s, True), "sigmoid": (lambda *s: s, True),
-    "reciprocal": (away, True), "erf": (lambda *s: s, True),
+    "reciprocal": (away, True), "erf": (lambda *s: s, True), "erfc": (lambda *s: s, True),
 }
 for _name, (_mk, _int_ok) in _UNARY.items():
     SPECS[_name] = [
@@ -389,6 +389,7 @@ for _name, (_mk, _int_ok) in _UNARY.items():
         SPECS[_name].append(ND(lambda lib, a, n=_name: getattr(lib, n)(a), [ints(5, lo=1, hi=3)]))
         SPECS[_name].append(ND(lambda lib, a, n=_name: getattr(lib, n)(a), [bools(4)]))
 SPECS["erf"].append(C(lambda lib, x: lib.erf(x), [const(np.linspace(-5, 5, 21))]))
+SPECS["erfc"].append(C(lambda lib, x: lib.erfc(x), [const(np.linspace(-5, 9, 29))]))
 SPECS["sigmoid"].append(C(lambda lib, x: lib.sigmoid(x), [const([-800.0, -30.0, 0.0, 30.0,
                                                                  800.0])]))
 SPECS["exp"].append(C(lambda lib, x: lib.softmax(x, 1), [(3, 4)]))

@@ -21,7 +21,14 @@ from ..backend import dtypes as _dt
 from ..ops.registry import Primitive, register
 from ..tensor import Tensor
 
-_lgamma_u = np.frompyfunc(math.lgamma, 1, 1)
+def _lgamma_scalar(v: float) -> float:
+    try:
+        return math.lgamma(v)
+    except ValueError:  # the poles 0, -1, -2, ...: torch gives +inf there
+        return math.inf
+
+
+_lgamma_u = np.frompyfunc(_lgamma_scalar, 1, 1)
 # Bernoulli numbers B_2k for the asymptotic series.
 _B2K = (1.0 / 6, -1.0 / 30, 1.0 / 42, -1.0 / 30, 5.0 / 66, -691.0 / 2730, 7.0 / 6)
 
