@@ -1,4 +1,4 @@
-"""Run the oracle cases of tests/distributions/specs_distributions.py."""
+"""Run the oracle cases of tests/distributions/specs_distributions*.py."""
 from __future__ import annotations
 
 import importlib.util
@@ -8,11 +8,13 @@ import pytest
 
 from oracle import check, gradcheck_case
 
-_spec = importlib.util.spec_from_file_location(
-    "_specs_dist_run", pathlib.Path(__file__).with_name("specs_distributions.py"))
-_mod = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_mod)
-CASES = [(k, c) for k, cs in _mod.SPECS.items() for c in cs]
+CASES = []
+for _file in ("specs_distributions.py", "specs_distributions_extra.py"):
+    _spec = importlib.util.spec_from_file_location(
+        "_run_" + _file[:-3], pathlib.Path(__file__).with_name(_file))
+    _mod = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(_mod)
+    CASES += [(k, c) for k, cs in _mod.SPECS.items() for c in cs]
 
 
 @pytest.mark.parametrize("name,case", CASES, ids=[f"{k}-{c.name}" for k, c in CASES])

@@ -3,9 +3,6 @@ Dirichlet (densities, moments, entropies, KL and their gradients), cdf/icdf, ``e
 every family, and Dirichlet's reparameterised gradients (by their expectation)."""
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-
 import numpy as np
 import pytest
 import torch
@@ -13,7 +10,7 @@ import torch.distributions as TD
 
 import ember
 import ember.distributions as ED
-from oracle import DEVICE, check, dev_tensor, gradcheck_case, to_numpy
+from oracle import DEVICE, dev_tensor, to_numpy
 
 RNG = np.random.default_rng(11)
 LOC = RNG.standard_normal(4)
@@ -347,21 +344,3 @@ def test_dirichlet_rsample_sums_to_one_so_gradient_of_the_sum_vanishes():
     _close(x.sum(-1), np.ones((50, 2)), 1e-12)
     x.sum().backward()
     np.testing.assert_allclose(to_numpy(a.grad), 0.0, atol=1e-9)
-
-
-# ------------------------------------------------------------------ primitive oracle cases
-_spec = importlib.util.spec_from_file_location(
-    "_specs_dist_extra_run", pathlib.Path(__file__).with_name("specs_distributions_extra.py"))
-_mod = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_mod)
-CASES = [(k, c) for k, cs in _mod.SPECS.items() for c in cs]
-
-
-@pytest.mark.parametrize("name,case", CASES, ids=[f"{k}-{c.name}" for k, c in CASES])
-def test_spec(name, case):
-    for dt in case.dtypes:
-        check(case, dt)
-        if case.non_contiguous:
-            check(case, dt, non_contiguous=True)
-    if case.gradcheck and case.grad:
-        gradcheck_case(case)

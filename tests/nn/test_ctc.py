@@ -1,10 +1,10 @@
-"""CTC loss: the oracle cases of specs_ctc.py, plus nn.CTCLoss and edge cases against torch."""
+"""CTC loss: nn.CTCLoss and edge cases against torch (the primitive's oracle cases in
+specs_ctc.py run from test_nn_oracle.py)."""
 from __future__ import annotations
 
 import itertools
 import os
 import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -14,41 +14,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import ember  # noqa: E402
 import ember.nn as enn  # noqa: E402
-from oracle import check, dev_tensor, gradcheck_case, to_numpy  # noqa: E402
-from specs_ctc import SPECS  # noqa: E402
-
-_FWD, _NONCONTIG, _GRADCHECK = [], [], []
-for _i, _case in enumerate(SPECS["ctc_loss"]):
-    _tag = f"ctc_loss-{_i}-{_case.name}"
-    for _dt in _case.dtypes:
-        _FWD.append(pytest.param(_case, _dt, id=f"{_tag}-{_dt}"))
-    if _case.non_contiguous:
-        _NONCONTIG.append(pytest.param(_case, id=_tag))
-    if _case.gradcheck:
-        _GRADCHECK.append(pytest.param(_case, id=_tag))
-
-
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-
-
-@pytest.mark.parametrize("case,dtype", _FWD)
-def test_forward_and_grad(case, dtype):
-    check(case, dtype)
-
-
-@pytest.mark.parametrize("case", _NONCONTIG)
-def test_non_contiguous(case):
-    check(case, "float64", non_contiguous=True)
-
-
-@pytest.mark.parametrize("case", _GRADCHECK)
-def test_gradcheck(case):
-    gradcheck_case(case)
-
+from oracle import dev_tensor, to_numpy  # noqa: E402
 
 # ------------------------------------------------------------------------ module vs torch
 def _pair(x: np.ndarray, dtype: str = "float64"):

@@ -1,5 +1,5 @@
-"""The nn primitives' oracle cases against torch (cases in specs_nn.py and, for the fused
-attention primitive, specs_attention.py)."""
+"""The nn primitives' oracle cases against torch (cases in specs_nn.py, specs_nn_extra.py,
+specs_attention.py and specs_ctc.py)."""
 from __future__ import annotations
 
 import os
@@ -12,10 +12,11 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from oracle import check, gradcheck_case  # noqa: E402
 from specs_attention import SPECS as _ATTENTION  # noqa: E402
+from specs_ctc import SPECS as _CTC  # noqa: E402
 from specs_nn import SPECS as _NN  # noqa: E402
 from specs_nn_extra import SPECS as _NN_EXTRA  # noqa: E402
 
-SPECS = {**_NN, **_ATTENTION, **_NN_EXTRA}
+SPECS = {**_NN, **_ATTENTION, **_NN_EXTRA, **_CTC}
 
 _FWD = []
 _NONCONTIG = []
