@@ -15,7 +15,20 @@ from .distribution import Distribution, _finfo, _size, _standard_normal, _unifor
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
-class Normal(Distribution):
+class _LocScale(Distribution):
+    """A location-scale family on the real line: broadcast ``loc`` and ``scale``, scalar
+    events, reparameterised sampling."""
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+    has_rsample = True
+
+    def __init__(self, loc, scale, validate_args: Optional[bool] = None) -> None:
+        self.loc, self.scale = broadcast_all(loc, scale)
+        super().__init__(self.loc.shape, (), validate_args)
+
+
+class Normal(_LocScale):
     """Normal(loc, scale).
 
     Args:
@@ -29,14 +42,6 @@ class Normal(Distribution):
         >>> Normal(ember.tensor([0.0]), ember.tensor([1.0])).rsample((3,)).shape
         torch.Size([3, 1])
     """
-
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args: Optional[bool] = None) -> None:
-        self.loc, self.scale = broadcast_all(loc, scale)
-        super().__init__(self.loc.shape, (), validate_args)
 
     def expand(self, batch_shape, _instance=None) -> "Normal":
         return self._expand_params(Normal, batch_shape, ("loc", "scale"), _instance)
@@ -469,7 +474,7 @@ class Exponential(Distribution):
         return 1.0 - self.rate.log()
 
 
-class Laplace(Distribution):
+class Laplace(_LocScale):
     """Laplace(loc, scale): density ``exp(-|x - loc| / scale) / (2 scale)``.
 
     Args:
@@ -482,14 +487,6 @@ class Laplace(Distribution):
         >>> Laplace(0.0, 1.0).cdf(ember.tensor(0.0))
         tensor(0.5000)
     """
-
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args: Optional[bool] = None) -> None:
-        self.loc, self.scale = broadcast_all(loc, scale)
-        super().__init__(self.loc.shape, (), validate_args)
 
     def expand(self, batch_shape, _instance=None) -> "Laplace":
         return self._expand_params(Laplace, batch_shape, ("loc", "scale"), _instance)
@@ -535,7 +532,7 @@ class Laplace(Distribution):
         return 1 + (2 * self.scale).log()
 
 
-class Cauchy(Distribution):
+class Cauchy(_LocScale):
     """Cauchy(loc, scale): no mean or variance (nan and inf, as torch).
 
     Args:
@@ -548,14 +545,6 @@ class Cauchy(Distribution):
         >>> Cauchy(0.0, 1.0).icdf(ember.tensor(0.75))
         tensor(1.0000)
     """
-
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args: Optional[bool] = None) -> None:
-        self.loc, self.scale = broadcast_all(loc, scale)
-        super().__init__(self.loc.shape, (), validate_args)
 
     def expand(self, batch_shape, _instance=None) -> "Cauchy":
         return self._expand_params(Cauchy, batch_shape, ("loc", "scale"), _instance)
