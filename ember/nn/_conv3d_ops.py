@@ -222,25 +222,12 @@ def _wrap(arr, like: Tensor) -> Tensor:
 def conv3d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=1,
            padding=0, dilation=1, groups: int = 1) -> Tensor:
     """3-D convolution over (N, C, D, H, W) or unbatched (C, D, H, W)."""
-    from .functional import _conv_padding
+    from .functional import _conv_input
     stride, dilation = _triple(stride), _triple(dilation)
-    if isinstance(padding, str) and padding == "same" and stride != (1, 1, 1):
-        raise ValueError("padding='same' is not supported for strided convolutions")
-    unbatched = input.dim() == 4
-    if unbatched:
-        input = input.unsqueeze(0)
-    if input.dim() != 5:
-        raise RuntimeError(f"Expected 4D (unbatched) or 5D (batched) input to conv3d, but got "
-                           f"input of size: {list(input.shape)}")
     if weight.dim() != 5:
         raise RuntimeError(f"Expected 5-dimensional weight for conv3d, but got "
                            f"{weight.dim()}-dimensional weight of size {list(weight.shape)}")
-    if input.shape[1] != weight.shape[1] * groups:
-        raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, "
-                           f"expected input{list(input.shape)} to have "
-                           f"{weight.shape[1] * groups} channels, but got {input.shape[1]} "
-                           "channels instead")
-    input, pad = _conv_padding(input, weight, padding, dilation, 3)
+    input, pad, unbatched = _conv_input(input, weight, padding, stride, dilation, groups, 3)
     out = Conv3dOp.apply(input, weight, bias, stride, _triple(pad), dilation, groups)
     return out.squeeze(0) if unbatched else out
 

@@ -93,22 +93,30 @@ def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=
            padding=0, dilation=1, groups: int = 1) -> Tensor:
     """2-D convolution (im2col + GEMM)."""
     stride, dilation = _pair(stride), _pair(dilation)
-    if isinstance(padding, str) and padding == "same" and stride != (1, 1):
+    input, padding, unbatched = _conv_input(input, weight, padding, stride, dilation, groups, 2)
+    out = _ops.Conv2dOp.apply(input, weight, bias, stride, padding, dilation, groups)
+    return out.squeeze(0) if unbatched else out
+
+
+def _conv_input(input: Tensor, weight: Tensor, padding, stride: tuple, dilation: tuple,
+                groups: int, nd: int) -> tuple:
+    """torch's checks of an ``nd``-D convolution's input, the batch dim added to an unbatched
+    input, and the padding resolved: ``(input, padding, unbatched)``."""
+    if isinstance(padding, str) and padding == "same" and stride != (1,) * nd:
         raise ValueError("padding='same' is not supported for strided convolutions")
-    unbatched = input.dim() == 3
+    unbatched = input.dim() == nd + 1
     if unbatched:
         input = input.unsqueeze(0)
-    if input.dim() != 4:
-        raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to conv2d, but got "
-                           f"input of size: {list(input.shape)}")
+    if input.dim() != nd + 2:
+        raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to "
+                           f"conv{nd}d, but got input of size: {list(input.shape)}")
     if input.shape[1] != weight.shape[1] * groups:
         raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, "
                            f"expected input{list(input.shape)} to have "
                            f"{weight.shape[1] * groups} channels, but got {input.shape[1]} "
                            "channels instead")
-    input, padding = _conv_padding(input, weight, padding, dilation, 2)
-    out = _ops.Conv2dOp.apply(input, weight, bias, stride, padding, dilation, groups)
-    return out.squeeze(0) if unbatched else out
+    input, padding = _conv_padding(input, weight, padding, dilation, nd)
+    return input, padding, unbatched
 
 
 def conv1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=1,
