@@ -18,6 +18,7 @@ from .creation import (arange, as_tensor, asarray, bernoulli, empty, empty_like,
                        zeros_like)
 from .functional import *  # noqa: F401,F403
 from .functional import (abs, all, any, max, min, pow, round, sum)  # noqa: F401  (shadow builtins)
+from .functional_extra import *  # noqa: F401,F403
 from .random import Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed
 from .random import set_rng_state
 from . import autograd

@@ -1667,12 +1667,6 @@ def diff(input, n=1, dim=-1):
     return input
 
 
-def cummax(input, dim):
-    a = input.detach().cpu()._data
-    vals = np.maximum.accumulate(a, axis=dim)
-    return _ValuesIndices(Tensor._from_array(vals, input._dtype), None)
-
-
 def logcumsumexp(input, dim):
     m = input.detach().amax(dim, keepdim=True)
     return (input - m).exp().cumsum(dim).log() + m
@@ -1680,6 +1674,8 @@ def logcumsumexp(input, dim):
 
 def logaddexp(input, other):
     m = maximum(input, other).detach()
+    # An infinite maximum would make inf - inf: shift by 0 there (the result is that inf).
+    m = m.masked_fill(isinf(m), 0.0)
     return ((input - m).exp() + (other - m).exp()).log() + m
 
 
