@@ -15,6 +15,11 @@ from . import _ops
 from ._ctc_ops import CtcLossOp as _CtcLossOp  # registers ctc_loss
 from ._conv3d_ops import conv3d, conv_transpose3d  # noqa: F401  (registers the ops)
 from ._pool3d_ops import avg_pool3d, max_pool3d  # noqa: F401
+from ._functional_losses import (  # noqa: F401
+    affine_grid, embedding_bag, gaussian_nll_loss, grid_sample, gumbel_softmax,
+    hinge_embedding_loss, multi_margin_loss, multilabel_margin_loss,
+    multilabel_soft_margin_loss, pdist, poisson_nll_loss, soft_margin_loss,
+    triplet_margin_with_distance_loss)
 
 __all__ = [
     "linear", "bilinear", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d",
@@ -30,6 +35,10 @@ __all__ = [
     "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
     "relu_", "elu_", "selu_", "celu_", "leaky_relu_", "hardtanh_", "threshold_", "conv3d",
     "conv_transpose3d", "max_pool3d", "avg_pool3d",
+    "gaussian_nll_loss", "poisson_nll_loss", "hinge_embedding_loss", "multi_margin_loss",
+    "multilabel_margin_loss", "multilabel_soft_margin_loss", "soft_margin_loss",
+    "triplet_margin_with_distance_loss", "embedding_bag", "gumbel_softmax", "grid_sample",
+    "affine_grid", "pdist",
 ]
 
 

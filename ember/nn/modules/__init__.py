@@ -21,5 +21,9 @@ from .misc import (ConstantPad1d, ConstantPad2d, Dropout, Dropout2d, Embedding, 
                    ReplicationPad2d, Upsample, ZeroPad2d)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase  # noqa: F401
 from .activation_mha import MultiheadAttention  # noqa: F401
+from .loss_extra import (AdaptiveLogSoftmaxWithLoss, EmbeddingBag,  # noqa: F401
+                         GaussianNLLLoss, HingeEmbeddingLoss, MultiLabelMarginLoss,
+                         MultiLabelSoftMarginLoss, MultiMarginLoss, NLLLoss2d,
+                         PoissonNLLLoss, SoftMarginLoss, TripletMarginWithDistanceLoss)
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,  # noqa: F401
                           TransformerEncoder, TransformerEncoderLayer)
