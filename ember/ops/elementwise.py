@@ -86,12 +86,30 @@ class Mul(_Binary):
         sa, sb = self.shapes
         a, b = self.saved_tensors
         if sb is None:
-            return g * self.scal, None
+            return _real_like(g * _cj(self.scal), a), None
         if sa is None:
-            return None, g * self.scal
-        ga = sum_to(g * b, sa) if self.needs_input_grad[0] else None
-        gb = sum_to(g * a, sb) if self.needs_input_grad[1] else None
+            return None, _real_like(g * _cj(self.scal), b)
+        ga = _real_like(sum_to(g * _cj(b), sa), a) if self.needs_input_grad[0] else None
+        gb = _real_like(sum_to(g * _cj(a), sb), b) if self.needs_input_grad[1] else None
         return ga, gb
+
+
+def _cj(x):
+    """The complex conjugate where it matters: torch's gradients of complex products use the
+    conjugate of the other factor (conjugate Wirtinger calculus)."""
+    if isinstance(x, complex):
+        return x.conjugate()
+    if getattr(x, "dtype", None) is not None and getattr(x.dtype, "is_complex", False):
+        return x.conj()
+    return x
+
+
+def _real_like(grad, x):
+    """A real input's gradient is the real part of a complex one (as torch)."""
+    if grad is not None and grad.dtype.is_complex and x is not None \
+            and not getattr(x.dtype, "is_complex", True):
+        return grad.real
+    return grad
 
 
 @register("div")
@@ -107,12 +125,13 @@ class Div(_Binary):
         sa, sb = self.shapes
         a, b = self.saved_tensors
         if sb is None:
-            return g / self.scal[1], None
-        ga = sum_to(g / b, sa) if sa is not None and self.needs_input_grad[0] else None
+            return _real_like(g / _cj(self.scal[1]), a), None
+        ga = _real_like(sum_to(g / _cj(b), sa), a) \
+            if sa is not None and self.needs_input_grad[0] else None
         gb = None
         if self.needs_input_grad[1]:
             num = a if sa is not None else self.scal[0]
-            gb = sum_to(-g * num / (b * b), sb)
+            gb = _real_like(sum_to(-g * _cj(num / (b * b)), sb), b)
         return ga, gb
 
 
