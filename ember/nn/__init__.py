@@ -1,5 +1,6 @@
 """ember.nn: Module, Parameter, layers, losses, ``functional``, ``init``, ``utils``."""
 from .parameter import Buffer, Parameter  # noqa: F401
+from .parameter import UninitializedBuffer, UninitializedParameter  # noqa: F401
 from .modules import *  # noqa: F401,F403
 from .modules import Module  # noqa: F401
 from .modules.module import (register_module_forward_hook,  # noqa: F401

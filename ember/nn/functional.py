@@ -1169,3 +1169,18 @@ def multi_head_attention_forward(*args, **kwargs):
     """torch.nn.functional.multi_head_attention_forward; see modules/activation_mha.py."""
     from .modules.activation_mha import multi_head_attention_forward as _mha
     return _mha(*args, **kwargs)
+
+
+from ._functional_layers import (  # noqa: E402,F401
+    adaptive_avg_pool3d, adaptive_max_pool1d, adaptive_max_pool1d_with_indices,
+    adaptive_max_pool2d_with_indices, adaptive_max_pool3d, adaptive_max_pool3d_with_indices,
+    alpha_dropout, channel_shuffle, dropout1d, dropout3d, feature_alpha_dropout, hardshrink,
+    local_response_norm, lp_pool1d, lp_pool2d, lp_pool3d, max_pool1d_with_indices,
+    max_pool2d_with_indices, max_pool3d_with_indices, max_unpool1d, max_unpool2d, max_unpool3d,
+    rms_norm, rrelu, rrelu_, softshrink, upsample_bilinear, upsample_nearest)
+__all__ += [  # noqa: E305
+    "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool3d", "alpha_dropout",
+    "channel_shuffle", "dropout1d", "dropout3d", "feature_alpha_dropout", "hardshrink",
+    "local_response_norm", "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_unpool1d",
+    "max_unpool2d", "max_unpool3d", "rms_norm", "rrelu", "rrelu_", "softshrink",
+    "upsample_bilinear", "upsample_nearest"]

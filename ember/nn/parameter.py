@@ -65,3 +65,7 @@ class Buffer(Tensor):
 
     def __init__(self, data=None, *, persistent: bool = True) -> None:
         pass
+
+
+from ._uninitialized import (UninitializedBuffer, UninitializedParameter,  # noqa: E402,F401
+                             UninitializedTensorMixin, is_lazy)

@@ -21,6 +21,20 @@ from .misc import (ConstantPad1d, ConstantPad2d, Dropout, Dropout2d, Embedding, 
                    ReplicationPad2d, Upsample, ZeroPad2d)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase  # noqa: F401
 from .activation_mha import MultiheadAttention  # noqa: F401
+from .extra_layers import (AdaptiveAvgPool3d, AdaptiveMaxPool1d,  # noqa: F401
+                           AdaptiveMaxPool3d, AlphaDropout, BatchNorm3d, ChannelShuffle,
+                           CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad3d,
+                           CosineSimilarity, CrossMapLRN2d, Dropout1d, Dropout3d,
+                           FeatureAlphaDropout, Fold, Hardshrink, InstanceNorm3d,
+                           LocalResponseNorm, LPPool1d, LPPool2d, LPPool3d, MaxUnpool1d,
+                           MaxUnpool2d, MaxUnpool3d, PairwiseDistance, ReflectionPad3d,
+                           ReplicationPad1d, ReplicationPad3d, RMSNorm, RReLU, Softmax2d,
+                           Softshrink, Unfold, UpsamplingBilinear2d, UpsamplingNearest2d,
+                           ZeroPad1d, ZeroPad3d)
+from .lazy import (LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyConv1d,  # noqa: F401
+                   LazyConv2d, LazyConv3d, LazyConvTranspose1d, LazyConvTranspose2d,
+                   LazyConvTranspose3d, LazyInstanceNorm1d, LazyInstanceNorm2d,
+                   LazyInstanceNorm3d, LazyLinear, LazyModuleMixin)
 from .loss_extra import (AdaptiveLogSoftmaxWithLoss, EmbeddingBag,  # noqa: F401
                          GaussianNLLLoss, HingeEmbeddingLoss, MultiLabelMarginLoss,
                          MultiLabelSoftMarginLoss, MultiMarginLoss, NLLLoss2d,
