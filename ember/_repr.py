@@ -31,6 +31,8 @@ def _formatter(arr, dtype):
     width come from the nonzero finite values only; inf/nan/0 just get padded to that width.
     """
     prec = PRINT_OPTIONS["precision"]
+    if dtype.is_complex:
+        return _complex_formatter(arr)
     if dtype is _dt.bool_:
         return lambda v: " True" if v else "False", 5
     if not dtype.is_floating_point:
@@ -68,6 +70,19 @@ def _formatter(arr, dtype):
             s = f"{v:.{prec}f}"
         return s.rjust(w)
     return fmt, w
+
+
+def _complex_formatter(arr):
+    """torch's complex style: the real parts formatted (and padded) as a float column, then the
+    imaginary part with its own float rules, a sign and ``j``, unpadded."""
+    f_re, w_re = _formatter(arr.real, _dt.float64)
+    f_im, w_im = _formatter(np.abs(arr.imag), _dt.float64)
+
+    def fmt(v):
+        v = complex(v)
+        sign = "-" if np.signbit(v.imag) and not np.isnan(v.imag) else "+"
+        return f_re(v.real) + sign + f_im(abs(v.imag)).strip() + "j"
+    return fmt, w_re + w_im + 2
 
 
 def _summarize(arr, edge):
@@ -120,8 +135,12 @@ def tensor_repr(t, prefix: str = "tensor(") -> str:
         body = _fmt_array(arr, fmt, len(prefix), summarize, edge, width)
     default_shown = (_dt.float32 if _dt.get_default_dtype() is _dt.float32 else
                      _dt.get_default_dtype())
-    if dtype not in (default_shown, _dt.int64, _dt.bool_) or (arr.size == 0 and dtype not in (
-            default_shown,)):
+    if dtype is _dt.complex_of(default_shown):
+        dtype_default = True  # the default complex type goes unnamed too
+    else:
+        dtype_default = False
+    if not dtype_default and (dtype not in (default_shown, _dt.int64, _dt.bool_) or (
+            arr.size == 0 and dtype not in (default_shown,))):
         if not (arr.size == 0 and dtype is default_shown):
             if dtype is not _dt.int64 or arr.size == 0:
                 if dtype is not _dt.bool_ or arr.size == 0:
