@@ -184,12 +184,31 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) 
     return _write(tensor, out)
 
 
+def _deprecated(new_fn):
+    # torch's old names still work but warn (FutureWarning) that the ``_`` form replaces them.
+    new_name = new_fn.__name__
+    old_name = new_name[:-1]
+
+    def old_fn(*args, **kwargs):
+        import warnings
+        warnings.warn(f"`nn.init.{old_name}` is now deprecated in favor of "
+                      f"`nn.init.{new_name}`.", FutureWarning, stacklevel=2)
+        return new_fn(*args, **kwargs)
+
+    old_fn.__name__ = old_name
+    old_fn.__doc__ = f"Deprecated alias of :func:`{new_name}`."
+    return old_fn
+
+
 # Deprecated aliases without the trailing underscore, as torch keeps them.
-uniform = uniform_
-normal = normal_
-constant = constant_
-xavier_uniform = xavier_uniform_
-xavier_normal = xavier_normal_
-kaiming_uniform = kaiming_uniform_
-kaiming_normal = kaiming_normal_
-orthogonal = orthogonal_
+uniform = _deprecated(uniform_)
+normal = _deprecated(normal_)
+constant = _deprecated(constant_)
+eye = _deprecated(eye_)
+dirac = _deprecated(dirac_)
+xavier_uniform = _deprecated(xavier_uniform_)
+xavier_normal = _deprecated(xavier_normal_)
+kaiming_uniform = _deprecated(kaiming_uniform_)
+kaiming_normal = _deprecated(kaiming_normal_)
+orthogonal = _deprecated(orthogonal_)
+sparse = _deprecated(sparse_)
