@@ -40,12 +40,13 @@ def _splittable(arrays, shape) -> bool:
 def elementwise(fn, *arrays, dtype=None):
     """``fn(out, *arrays)`` writes the result into ``out``; run it on slabs in parallel.
 
-    The first array with dimensions fixes the shape; every other array argument must have that
-    shape or be 0-d / a Python scalar. Falls back to one call when the work is small or not
-    splittable.
+    The output has the arguments' broadcast shape. The work is split into slabs only when every
+    array argument has that shape (or is 0-d / a Python scalar); otherwise, or when the work is
+    small, it is one call.
     """
-    first = next((a for a in arrays if isinstance(a, np.ndarray) and a.ndim), arrays[0])
-    shape = first.shape
+    # The output takes the broadcast shape: a caller may pass a smaller operand that broadcasts
+    # (then the work runs as one call, since flat slabs would not line up).
+    shape = np.broadcast_shapes(*[a.shape for a in arrays if isinstance(a, np.ndarray)])
     out = np.empty(shape, dtype=dtype or np.result_type(*arrays))
     n = out.size
     if _THREADS == 1 or n < MIN_SIZE or not _splittable(arrays, shape):
