@@ -26,6 +26,7 @@ from .more_discrete import (Binomial, Geometric, MixtureSameFamily,  # noqa: F40
 from .relaxed import (ExpRelaxedCategorical, LogitRelaxedBernoulli,  # noqa: F401
                       RelaxedBernoulli, RelaxedOneHotCategorical)
 from . import kl_more as _kl_more  # noqa: F401,E402  (registers the added KL pairs)
+from .lowrank_mvn import LowRankMultivariateNormal  # noqa: F401,E402
 
 __all__ = ["Distribution", "Normal", "Uniform", "Gamma", "Beta", "MultivariateNormal",
            "Exponential", "Laplace", "Cauchy", "Dirichlet",
@@ -38,3 +39,4 @@ __all__ = ["Distribution", "Normal", "Uniform", "Gamma", "Beta", "MultivariateNo
            "Multinomial", "OneHotCategoricalStraightThrough", "MixtureSameFamily",
            "LogitRelaxedBernoulli", "RelaxedBernoulli", "ExpRelaxedCategorical",
            "RelaxedOneHotCategorical"] + list(transforms.__all__)
+__all__ += ["LowRankMultivariateNormal"]

@@ -1,0 +1,121 @@
+"""torch.distributions gap, part 2: LowRankMultivariateNormal, GeneralizedPareto, LKJCholesky,
+CorrCholeskyTransform, Wishart and the cross-family KL pairs, against torch in float64."""
+import numpy as np
+import pytest
+import torch
+import torch.distributions as td
+
+import ember as E
+import ember.distributions as ed
+
+RS = np.random.RandomState(1234)
+
+
+def _t(a, grad=False):
+    return torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=grad)
+
+
+def _e(a, grad=False):
+    return E.tensor(np.asarray(a, dtype=np.float64), requires_grad=grad)
+
+
+def _close(a, b, tol=1e-9):
+    a = a.detach().cpu().numpy() if hasattr(a, "cpu") else np.asarray(a)
+    b = b.detach().numpy()
+    assert a.shape == b.shape, (a.shape, b.shape)
+    np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+def _grads_match(fn_e, fn_t, arrays, tol=1e-8):
+    """Values and gradients wrt every parameter array of a scalar-summed function."""
+    ee = [_e(a, True) for a in arrays]
+    tt = [_t(a, True) for a in arrays]
+    out_e, out_t = fn_e(*ee), fn_t(*tt)
+    _close(out_e, out_t, tol)
+    out_e.sum().backward()
+    out_t.sum().backward()
+    for x, y in zip(ee, tt):
+        if y.grad is None:  # torch's output does not depend on it
+            assert x.grad is None or not np.any(x.grad.numpy())
+        else:
+            _close(x.grad, y.grad, tol)
+
+
+# ---------------------------------------------------------------- LowRankMultivariateNormal
+LR_LOC, LR_W, LR_D = RS.randn(2, 4), RS.randn(3, 1, 4, 2), RS.rand(4) + 0.5
+LR_LOC2, LR_W2, LR_D2 = RS.randn(4), RS.randn(2, 4, 3), RS.rand(2, 4) + 0.5
+_A = RS.randn(4, 4)
+MVN_COV = _A @ _A.T + 4 * np.eye(4)
+
+
+def test_lowrank_mvn_properties():
+    ep = ed.LowRankMultivariateNormal(_e(LR_LOC), _e(LR_W), _e(LR_D))
+    tp = td.LowRankMultivariateNormal(_t(LR_LOC), _t(LR_W), _t(LR_D))
+    assert tuple(ep.batch_shape) == tuple(tp.batch_shape)
+    assert tuple(ep.event_shape) == tuple(tp.event_shape)
+    for name in ("mean", "mode", "variance", "stddev", "covariance_matrix",
+                 "precision_matrix", "scale_tril"):
+        _close(getattr(ep, name), getattr(tp, name))
+    _close(ep.entropy(), tp.entropy())
+    x = RS.randn(5, 1, 1, 4)
+    _close(ep.log_prob(_e(x)), tp.log_prob(_t(x)))
+    ex = ep.expand((2, 3, 2))
+    tx = tp.expand((2, 3, 2))
+    _close(ex.log_prob(_e(x[:, None])), tx.log_prob(_t(x[:, None])))
+    assert tuple(ep.rsample((6,)).shape) == (6, 3, 2, 4)
+
+
+def test_lowrank_mvn_grads():
+    x = RS.randn(5, 1, 1, 4)
+    _grads_match(
+        lambda l, w, d: ed.LowRankMultivariateNormal(l, w, d).log_prob(_e(x)),
+        lambda l, w, d: td.LowRankMultivariateNormal(l, w, d).log_prob(_t(x)),
+        [LR_LOC, LR_W, LR_D])
+    _grads_match(lambda l, w, d: ed.LowRankMultivariateNormal(l, w, d).entropy(),
+                 lambda l, w, d: td.LowRankMultivariateNormal(l, w, d).entropy(),
+                 [LR_LOC, LR_W, LR_D])
+
+
+def test_lowrank_mvn_rsample_stats_and_grad():
+    E.manual_seed(0)
+    d = ed.LowRankMultivariateNormal(_e(LR_LOC[0]), _e(LR_W[0, 0]), _e(LR_D))
+    s = d.rsample((40000,)).numpy()
+    cov = LR_W[0, 0] @ LR_W[0, 0].T + np.diag(LR_D)
+    np.testing.assert_allclose(s.mean(0), LR_LOC[0], atol=0.05)
+    np.testing.assert_allclose(np.cov(s.T), cov, atol=0.1 * np.abs(cov).max())
+    loc = _e(LR_LOC[0], True)
+    ed.LowRankMultivariateNormal(loc, _e(LR_W[0, 0]), _e(LR_D)).rsample((3,)).sum().backward()
+    np.testing.assert_allclose(loc.grad.numpy(), np.full(4, 3.0))
+
+
+def test_lowrank_mvn_errors():
+    with pytest.raises(ValueError):
+        ed.LowRankMultivariateNormal(_e(np.zeros(3)), _e(np.ones((4, 1))), _e(np.ones(3)))
+    with pytest.raises(ValueError):
+        ed.LowRankMultivariateNormal(_e(np.zeros(3)), _e(np.ones(3)), _e(np.ones(3)))
+    with pytest.raises(ValueError):
+        ed.LowRankMultivariateNormal(_e(np.zeros(3)), _e(np.ones((3, 1))), _e(np.ones(2)))
+
+
+def test_lowrank_kl_pairs():
+    def mk_e(kind, *a):
+        return (ed.LowRankMultivariateNormal(*a) if kind == "lr"
+                else ed.MultivariateNormal(a[0], covariance_matrix=a[1]))
+
+    def mk_t(kind, *a):
+        return (td.LowRankMultivariateNormal(*a) if kind == "lr"
+                else td.MultivariateNormal(a[0], covariance_matrix=a[1]))
+    params = {"lr1": ("lr", LR_LOC, LR_W, LR_D), "lr2": ("lr", LR_LOC2, LR_W2, LR_D2),
+              "mvn": ("mvn", LR_LOC2, MVN_COV)}
+    for a, b in (("lr1", "lr2"), ("lr1", "mvn"), ("mvn", "lr1")):
+        ka, *pa = params[a]
+        kb, *pb = params[b]
+        na = len(pa)
+        _grads_match(
+            lambda *z: ed.kl_divergence(mk_e(ka, *z[:na]), mk_e(kb, *z[na:])),
+            lambda *z: td.kl_divergence(mk_t(ka, *z[:na]), mk_t(kb, *z[na:])),
+            list(pa) + list(pb))
+    p = ed.LowRankMultivariateNormal(_e(np.zeros(3)), _e(np.ones((3, 1))), _e(np.ones(3)))
+    with pytest.raises(ValueError):
+        ed.kl_divergence(p, ed.LowRankMultivariateNormal(
+            _e(np.zeros(2)), _e(np.ones((2, 1))), _e(np.ones(2))))
