@@ -27,6 +27,7 @@ from .relaxed import (ExpRelaxedCategorical, LogitRelaxedBernoulli,  # noqa: F40
                       RelaxedBernoulli, RelaxedOneHotCategorical)
 from . import kl_more as _kl_more  # noqa: F401,E402  (registers the added KL pairs)
 from .lowrank_mvn import LowRankMultivariateNormal  # noqa: F401,E402
+from . import kl_cross as _kl_cross  # noqa: F401,E402  (cross-family KL pairs)
 
 __all__ = ["Distribution", "Normal", "Uniform", "Gamma", "Beta", "MultivariateNormal",
            "Exponential", "Laplace", "Cauchy", "Dirichlet",
