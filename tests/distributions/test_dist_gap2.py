@@ -175,3 +175,61 @@ def test_cross_family_pairs_all_registered():
     assert len(_CROSS_PAIRS) >= 60
     for a, b in _CROSS_PAIRS:
         assert _dispatch(getattr(ed, a), getattr(ed, b)) is not None, (a, b)
+
+
+# ---------------------------------------------------------------- GeneralizedPareto
+
+
+@pytest.fixture
+def torch_f64():
+    # torch's GeneralizedPareto compares against a default-dtype zero tensor, which fails for
+    # float64 parameters unless float64 is the default dtype.
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
+GP_PARAMS = [[0., 1., -0.5, 0.3], [1., 2., 0.7, 0.4], [0.3, -0.5, 0.2, 0.0]]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_generalized_pareto_values(torch_f64):
+    ep = ed.GeneralizedPareto(*[_e(a) for a in GP_PARAMS])
+    tp = td.GeneralizedPareto(*[_t(a) for a in GP_PARAMS])
+    for name in ("mean", "mode", "variance"):
+        np.testing.assert_allclose(getattr(ep, name).numpy(), getattr(tp, name).numpy(),
+                                   rtol=1e-10)
+    _close(ep.entropy(), tp.entropy())
+    x = np.array([[0.2, 1.5, 0.1, 0.5], [0.5, 3.0, 2.5, 2.0]])
+    _close(ep.log_prob(_e(x)), tp.log_prob(_t(x)))
+    _close(ep.cdf(_e(x)), tp.cdf(_t(x)))
+    u = np.array([[0.1, 0.5, 0.9, 0.3]])
+    _close(ep.icdf(_e(u)), tp.icdf(_t(u)))
+    _close(ep.support.upper_bound, tp.support.upper_bound)
+    _close(ep.expand((2, 4)).log_prob(_e(x)), tp.expand((2, 4)).log_prob(_t(x)))
+    np.testing.assert_allclose(ed.GeneralizedPareto(_e([0.]), _e([1.]), _e([1.5])).mean.numpy(),
+                               td.GeneralizedPareto(_t([0.]), _t([1.]), _t([1.5])).mean.numpy())
+    with pytest.raises(ValueError):
+        ed.GeneralizedPareto(_e([0.]), _e([1.]), _e([-0.5])).log_prob(_e([3.0]))
+
+
+def test_generalized_pareto_grads(torch_f64):
+    x = np.array([0.2, 1.5, 0.1, 0.5])
+    params = [[0., 1., -0.5, 0.3], [1., 2., 0.7, 0.4], [0.3, -0.5, 0.2, 0.1]]
+    _grads_match(lambda *p: ed.GeneralizedPareto(*p).log_prob(_e(x)),
+                 lambda *p: td.GeneralizedPareto(*p).log_prob(_t(x)), params)
+    _grads_match(lambda *p: ed.GeneralizedPareto(*p).cdf(_e(x)),
+                 lambda *p: td.GeneralizedPareto(*p).cdf(_t(x)), params)
+    u = np.array([0.1, 0.5, 0.9, 0.3])
+    _grads_match(lambda *p: ed.GeneralizedPareto(*p).icdf(_e(u)),
+                 lambda *p: td.GeneralizedPareto(*p).icdf(_t(u)), params)
+
+
+def test_generalized_pareto_sample_stats():
+    E.manual_seed(0)
+    d = ed.GeneralizedPareto(_e([0., 1.]), _e([1., 2.]), _e([0.1, -0.3]))
+    s = d.sample((100000,)).numpy()
+    np.testing.assert_allclose(s.mean(0), d.mean.numpy(), rtol=0.03)
+    np.testing.assert_allclose(s.var(0), d.variance.numpy(), rtol=0.08)
+    assert s[:, 1].max() <= 1 + 2 / 0.3 + 1e-9 and s.min(0)[0] >= 0
