@@ -19,6 +19,7 @@ from .creation import (arange, as_tensor, asarray, bernoulli, empty, empty_like,
 from .functional import *  # noqa: F401,F403
 from .functional import (abs, all, any, max, min, pow, round, sum)  # noqa: F401  (shadow builtins)
 from .functional_extra import *  # noqa: F401,F403
+from .functional_more import *  # noqa: F401,F403
 from ._torch_nn_aliases import *  # noqa: F401,F403
 from ._complex import (angle, complex, conj, conj_physical, imag, is_conj,  # noqa: F401
                        polar, real, resolve_conj, resolve_neg, view_as_complex, view_as_real)
