@@ -29,6 +29,7 @@ from . import kl_more as _kl_more  # noqa: F401,E402  (registers the added KL pa
 from .lowrank_mvn import LowRankMultivariateNormal  # noqa: F401,E402
 from . import kl_cross as _kl_cross  # noqa: F401,E402  (cross-family KL pairs)
 from .gen_pareto import GeneralizedPareto  # noqa: F401,E402
+from .lkj import CorrCholeskyTransform, LKJCholesky  # noqa: F401,E402
 
 __all__ = ["Distribution", "Normal", "Uniform", "Gamma", "Beta", "MultivariateNormal",
            "Exponential", "Laplace", "Cauchy", "Dirichlet",
@@ -41,4 +42,5 @@ __all__ = ["Distribution", "Normal", "Uniform", "Gamma", "Beta", "MultivariateNo
            "Multinomial", "OneHotCategoricalStraightThrough", "MixtureSameFamily",
            "LogitRelaxedBernoulli", "RelaxedBernoulli", "ExpRelaxedCategorical",
            "RelaxedOneHotCategorical"] + list(transforms.__all__)
-__all__ += ["LowRankMultivariateNormal", "GeneralizedPareto"]
+__all__ += ["LowRankMultivariateNormal", "GeneralizedPareto", "CorrCholeskyTransform",
+            "LKJCholesky"]

@@ -233,3 +233,54 @@ def test_generalized_pareto_sample_stats():
     np.testing.assert_allclose(s.mean(0), d.mean.numpy(), rtol=0.03)
     np.testing.assert_allclose(s.var(0), d.variance.numpy(), rtol=0.08)
     assert s[:, 1].max() <= 1 + 2 / 0.3 + 1e-9 and s.min(0)[0] >= 0
+
+
+# ---------------------------------------------------------------- CorrCholesky / LKJ
+def test_corr_cholesky_transform():
+    x = RS.randn(3, 6)
+    tt, et = td.CorrCholeskyTransform(), ed.CorrCholeskyTransform()
+    ty, ey = tt(_t(x)), et(_e(x))
+    _close(ey, ty)
+    _close(et.inv(ey), tt.inv(ty), 1e-8)
+    _close(et.log_abs_det_jacobian(_e(x), ey), tt.log_abs_det_jacobian(_t(x), ty), 1e-9)
+    assert tuple(et.forward_shape((2, 6))) == tuple(tt.forward_shape((2, 6)))
+    assert tuple(et.inverse_shape((2, 4, 4))) == tuple(tt.inverse_shape((2, 4, 4)))
+    assert isinstance(ed.biject_to(ed.constraints.corr_cholesky), ed.CorrCholeskyTransform)
+    assert isinstance(ed.transform_to(ed.constraints.corr_cholesky), ed.CorrCholeskyTransform)
+    assert bool(ed.constraints.corr_cholesky.check(ey).all())
+    _grads_match(lambda v: et(v), lambda v: tt(v), [x])
+    _grads_match(lambda v: et.log_abs_det_jacobian(v, et(v)),
+                 lambda v: tt.log_abs_det_jacobian(v, tt(v)), [x])
+    yv = ty.detach().numpy()
+    _grads_match(lambda v: et.inv(v), lambda v: tt.inv(v), [yv], 1e-7)
+    with pytest.raises(ValueError):
+        et(_e(np.zeros(4)))
+
+
+def test_lkj_cholesky_log_prob_and_grads():
+    conc = np.array([0.5, 1., 3.])
+    L = td.CorrCholeskyTransform()(_t(RS.randn(3, 6))).detach().numpy()
+    el, tl = ed.LKJCholesky(4, _e(conc)), td.LKJCholesky(4, _t(conc))
+    _close(el.log_prob(_e(L)), tl.log_prob(_t(L)))
+    _grads_match(lambda c, v: ed.LKJCholesky(4, c).log_prob(v),
+                 lambda c, v: td.LKJCholesky(4, c).log_prob(v), [conc, L])
+    assert tuple(el.sample((5,)).shape) == tuple(tl.sample((5,)).shape)
+    assert tuple(el.expand((2, 3)).batch_shape) == (2, 3)
+    _close(el.expand((2, 3)).log_prob(_e(L)), tl.expand((2, 3)).log_prob(_t(L)))
+    _close(ed.LKJCholesky(2, 2.0).log_prob(E.eye(2)), td.LKJCholesky(2, 2.0).log_prob(torch.eye(2)),
+           1e-6)
+    with pytest.raises(ValueError):
+        ed.LKJCholesky(1, 1.0)
+
+
+def test_lkj_cholesky_sample_stats():
+    # Off-diagonal correlations of LKJ(eta) in dimension d have mean 0 and variance
+    # 1 / (2 eta + d - 1) (their (r + 1) / 2 is Beta(eta - 1 + d/2, eta - 1 + d/2)).
+    E.manual_seed(0)
+    d, eta = 4, 2.0
+    L = ed.LKJCholesky(d, _e(eta)).sample((20000,))
+    assert bool(ed.constraints.corr_cholesky.check(L).all())
+    C = (L @ L.mT).numpy()
+    off = C[:, np.tril_indices(d, -1)[0], np.tril_indices(d, -1)[1]]
+    np.testing.assert_allclose(off.mean(0), 0.0, atol=0.02)
+    np.testing.assert_allclose(off.var(0), 1 / (2 * eta + d - 1), rtol=0.06)
