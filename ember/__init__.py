@@ -120,7 +120,7 @@ def __getattr__(name: str):
     import importlib
     lazy = {"nn", "optim", "utils", "cuda", "jit", "onnx", "distributions", "vision",
             "distributed", "backends", "amp", "linalg", "fft", "special", "testing",
-            "serialization", "profiler", "hub", "data", "examples", "cpu"}
+            "serialization", "profiler", "hub", "data", "examples", "cpu", "func"}
     if name in lazy:
         try:
             return importlib.import_module(f".{name}", __name__)
@@ -128,6 +128,8 @@ def __getattr__(name: str):
             if e.name == f"{__name__}.{name}":
                 raise AttributeError(f"ember does not implement torch.{name} yet") from None
             raise
+    if name == "vmap":  # torch.vmap is torch.func.vmap
+        return importlib.import_module(".func", __name__).vmap
     if name in ("save", "load"):
         mod = importlib.import_module(".serialization", __name__)
         return getattr(mod, name)
