@@ -21,6 +21,7 @@ from .functional import (abs, all, any, max, min, pow, round, sum)  # noqa: F401
 from .functional_extra import *  # noqa: F401,F403
 from .functional_more import *  # noqa: F401,F403
 from ._torch_nn_aliases import *  # noqa: F401,F403
+from ._dlpack import from_dlpack  # noqa: F401  (also binds Tensor.__dlpack__)
 from ._complex import (angle, complex, conj, conj_physical, imag, is_conj,  # noqa: F401
                        polar, real, resolve_conj, resolve_neg, view_as_complex, view_as_real)
 from ._spectral import (bartlett_window, blackman_window, hamming_window,  # noqa: F401
