@@ -30,6 +30,7 @@ from .lowrank_mvn import LowRankMultivariateNormal  # noqa: F401,E402
 from . import kl_cross as _kl_cross  # noqa: F401,E402  (cross-family KL pairs)
 from .gen_pareto import GeneralizedPareto  # noqa: F401,E402
 from .lkj import CorrCholeskyTransform, LKJCholesky  # noqa: F401,E402
+from .wishart import Wishart  # noqa: F401,E402
 
 __all__ = ["Distribution", "Normal", "Uniform", "Gamma", "Beta", "MultivariateNormal",
            "Exponential", "Laplace", "Cauchy", "Dirichlet",
@@ -43,4 +44,4 @@ __all__ = ["Distribution", "Normal", "Uniform", "Gamma", "Beta", "MultivariateNo
            "LogitRelaxedBernoulli", "RelaxedBernoulli", "ExpRelaxedCategorical",
            "RelaxedOneHotCategorical"] + list(transforms.__all__)
 __all__ += ["LowRankMultivariateNormal", "GeneralizedPareto", "CorrCholeskyTransform",
-            "LKJCholesky"]
+            "LKJCholesky", "Wishart"]

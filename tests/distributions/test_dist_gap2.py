@@ -284,3 +284,63 @@ def test_lkj_cholesky_sample_stats():
     off = C[:, np.tril_indices(d, -1)[0], np.tril_indices(d, -1)[1]]
     np.testing.assert_allclose(off.mean(0), 0.0, atol=0.02)
     np.testing.assert_allclose(off.var(0), 1 / (2 * eta + d - 1), rtol=0.06)
+
+
+# ---------------------------------------------------------------- Wishart
+_WA = RS.randn(2, 3, 3)
+W_COV = _WA @ _WA.transpose(0, 2, 1) + 3 * np.eye(3)
+W_DF = np.array([4.5, 7.0])
+_WB = RS.randn(5, 2, 3, 3)
+W_X = _WB @ _WB.transpose(0, 1, 3, 2) + np.eye(3)
+
+
+@pytest.mark.parametrize("kw", ["covariance_matrix", "precision_matrix", "scale_tril"])
+def test_wishart_values(kw):
+    m = np.linalg.cholesky(W_COV) if kw == "scale_tril" else W_COV
+    ew, tw = ed.Wishart(_e(W_DF), **{kw: _e(m)}), td.Wishart(_t(W_DF), **{kw: _t(m)})
+    assert tuple(ew.batch_shape) == (2,) and tuple(ew.event_shape) == (3, 3)
+    for name in ("mean", "variance", "covariance_matrix", "precision_matrix", "scale_tril"):
+        _close(getattr(ew, name), getattr(tw, name))
+    np.testing.assert_allclose(ew.mode.numpy(), tw.mode.numpy(), rtol=1e-10)
+    _close(ew.log_prob(_e(W_X)), tw.log_prob(_t(W_X)))
+    _close(ew.entropy(), tw.entropy())
+    _close(ew.expand((4, 2)).log_prob(_e(W_X[:4])), tw.expand((4, 2)).log_prob(_t(W_X[:4])))
+    # A df too small for the mode gives nan there, as torch.
+    np.testing.assert_allclose(ed.Wishart(3.5, _e(W_COV[0])).mode.numpy(),
+                               td.Wishart(3.5, _t(W_COV[0])).mode.numpy())
+
+
+def test_wishart_grads():
+    _grads_match(lambda df, c, x: ed.Wishart(df, covariance_matrix=c).log_prob(x),
+                 lambda df, c, x: td.Wishart(df, covariance_matrix=c).log_prob(x),
+                 [W_DF, W_COV, W_X])
+    _grads_match(lambda df, c: ed.Wishart(df, precision_matrix=c).entropy(),
+                 lambda df, c: td.Wishart(df, precision_matrix=c).entropy(), [W_DF, W_COV])
+
+
+def test_wishart_rsample_stats():
+    E.manual_seed(0)
+    tril = _e(np.linalg.cholesky(W_COV[0]), True)
+    d = ed.Wishart(_e(5.0), scale_tril=tril)
+    s = d.rsample((40000,))
+    mean = s.mean(0)
+    np.testing.assert_allclose(mean.detach().numpy(), 5.0 * W_COV[0], rtol=0.03,
+                               atol=0.03 * np.abs(W_COV[0]).max())
+    var = s.detach().numpy().var(0)
+    wvar = d.variance.detach().numpy()
+    np.testing.assert_allclose(var, wvar, rtol=0.1, atol=0.05 * wvar.max())
+    # Reparameterised: d E[X] / d L_00 = d (5 L L^T)_{ij} / d L_00 summed = 10 L_00 (+ row 0).
+    mean.sum().backward()
+    L = np.linalg.cholesky(W_COV[0])
+    expected = 5 * 2 * L.sum(0)[None, :] * np.ones((3, 1))
+    np.testing.assert_allclose(np.tril(tril.grad.numpy()), np.tril(expected), rtol=0.05,
+                               atol=0.05 * np.abs(expected).max())
+
+
+def test_wishart_errors():
+    with pytest.raises(ValueError):
+        ed.Wishart(_e(1.0), covariance_matrix=_e(np.eye(3)))
+    with pytest.raises(AssertionError):
+        ed.Wishart(_e(3.0))
+    with pytest.raises(AssertionError):
+        ed.Wishart(_e(3.0), covariance_matrix=_e(np.eye(2)), scale_tril=_e(np.eye(2)))
