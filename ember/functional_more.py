@@ -50,7 +50,7 @@ class finfo:
 
     def __init__(self, type: _dt.dtype | None = None) -> None:
         d = _dt.get_default_dtype() if type is None else type
-        if not d.is_floating_point:
+        if not (d.is_floating_point or d.is_complex):
             raise TypeError("torch.finfo() requires a floating point input type. Use "
                             "torch.iinfo to handle 'torch.finfo'")
         if d is _dt.bfloat16:
@@ -60,14 +60,15 @@ class finfo:
             self.tiny = self.smallest_normal = 2.0 ** -126
         else:
             # Complex dtypes report the limits of their real part, as torch does.
-            npd = np.dtype(d.to_real().np) if d.is_complex else np.dtype(d.np)
-            fi = np.finfo(npd)
+            fi = np.finfo(np.dtype(d.np))
             self.bits = fi.bits
             self.eps, self.max = float(fi.eps), float(fi.max)
             self.tiny = self.smallest_normal = float(fi.smallest_normal)
-            self.resolution = float(fi.resolution)
+            self.resolution = 10.0 ** -fi.precision
         self.min = -self.max
-        self.dtype = d.name.replace("torch.", "") if d.name.startswith("torch.") else d.name
+        # A complex dtype reports its real part's name (finfo(complex64).dtype == 'float32').
+        real = {_dt.complex64: _dt.float32, _dt.complex128: _dt.float64}.get(d, d)
+        self.dtype = real.name.replace("torch.", "")
 
     def __repr__(self) -> str:
         return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, "
@@ -220,7 +221,8 @@ def _beta_alpha(input: Tensor, prod: Tensor, beta, alpha) -> Tensor:
         prod = prod * alpha
     if beta == 0:
         # torch ignores input entirely (NaN/inf in it do not propagate).
-        return prod.expand(*F.broadcast_shapes(input.shape, prod.shape)).clone()
+        # where() keeps input in the graph with a zero gradient, as torch reports.
+        return prod + F.where((input != input) & (input == input), input, 0)
     return (input * beta if beta != 1 else input) + prod
 
 
@@ -339,7 +341,7 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False):
         val = key.min(-1, keepdims=True)
     n = x.shape[-1]
     pos = xp.where(x == val, xp.arange(n, dtype=np.int64), -1).max(-1)
-    idx = make_tensor(xp.ascontiguousarray(pos), _dt.int64, input.device).unsqueeze(-1)
+    idx = make_tensor(xp.asarray(pos).copy(), _dt.int64, input.device).unsqueeze(-1)
     idx = idx.movedim(-1, dim)
     values = input.gather(dim, idx)
     if not keepdim:
@@ -503,7 +505,16 @@ def slice_scatter(input: Tensor, src: Tensor, dim: int = 0, start=None, end=None
 
 def diagonal_scatter(input: Tensor, src: Tensor, offset: int = 0, dim1: int = 0,
                      dim2: int = 1) -> Tensor:
-    return _embed(input, src, lambda t: t.diagonal(offset, dim1, dim2))
+    view = input.diagonal(offset, dim1, dim2)
+    if tuple(view.shape) != tuple(src.shape):
+        raise RuntimeError(f"expected src to have a size equal to the slice of self. src size "
+                           f"= {list(src.shape)}, slice size = {list(view.shape)}")
+    # ember's diagonal may copy, so the values go in through index_put on (row, col) pairs.
+    n = view.shape[-1]
+    x = input.movedim((dim1, dim2), (0, 1))
+    r = arange(n, device=input.device) + max(-offset, 0)
+    c = arange(n, device=input.device) + max(offset, 0)
+    return F.index_put(x, (r, c), src.movedim(-1, 0)).movedim((0, 1), (dim1, dim2))
 
 
 # ----------------------------------------------------------------------------- strided views
