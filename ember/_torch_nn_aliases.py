@@ -21,7 +21,7 @@ __all__ = [
     "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "pdist", "pairwise_distance",
     "cosine_similarity", "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
     "hinge_embedding_loss", "kl_div", "poisson_nll_loss", "binary_cross_entropy_with_logits",
-    "ctc_loss", "constant_pad_nd", "grid_sampler",
+    "ctc_loss", "constant_pad_nd", "grid_sampler", "lstm", "gru",
 ]
 
 
@@ -473,3 +473,86 @@ def grid_sampler(input: Tensor, grid: Tensor, interpolation_mode: int, padding_m
         raise RuntimeError(f"grid_sampler(): unknown padding mode {padding_mode}")
     return _F().grid_sample(input, grid, _INTERP[interpolation_mode], _PADDING[padding_mode],
                             align_corners)
+
+
+# ----------------------------------------------------------------------------- recurrent
+def _rnn(cell, input: Tensor, hx: list, params: Sequence[Tensor], has_biases: bool,
+         num_layers: int, dropout_p: float, train: bool, bidirectional: bool,
+         batch_first: bool, per_dir: int, who: str):
+    """Shared multi-layer (bi)directional loop; ``cell(x_t, state, weights) -> state``."""
+    from .functional import cat, stack
+    if input.dim() != 3:
+        raise RuntimeError(f"{who}: expected a 3-D input (seq, batch, feature), got "
+                           f"{input.dim()}-D")
+    dirs = 2 if bidirectional else 1
+    n = len(params)
+    if n not in (num_layers * dirs * per_dir, num_layers * dirs * (per_dir + 1)):
+        raise RuntimeError(f"{who}: got {n} parameters for {num_layers} layer(s) x {dirs} "
+                           "direction(s)")
+    k = n // (num_layers * dirs)
+    x = input.transpose(0, 1) if batch_first else input
+    finals = []
+    for layer in range(num_layers):
+        outs = []
+        for d in range(dirs):
+            ws = list(params[(layer * dirs + d) * k:(layer * dirs + d + 1) * k])
+            state = [h[layer * dirs + d] for h in hx]
+            steps = range(x.shape[0] - 1, -1, -1) if d == 1 else range(x.shape[0])
+            seq = [None] * x.shape[0]
+            for t in steps:
+                state = cell(x[t], state, ws, has_biases)
+                seq[t] = state[0]
+            outs.append(stack(seq))
+            finals.append(state)
+        x = outs[0] if dirs == 1 else cat(outs, -1)
+        if dropout_p > 0 and train and layer < num_layers - 1:
+            x = _F().dropout(x, dropout_p, True)
+    out = x.transpose(0, 1) if batch_first else x
+    return out, [stack([f[i] for f in finals]) for i in range(len(hx))]
+
+
+def _lstm_cell(x: Tensor, state: list, ws: list, has_biases: bool) -> list:
+    h, c = state
+    gates = x.matmul(ws[0].t()) + h.matmul(ws[1].t())
+    if has_biases:
+        gates = gates + ws[2] + ws[3]
+    i, f, g, o = gates.chunk(4, -1)
+    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+    h = o.sigmoid() * c.tanh()
+    if len(ws) in (3, 5):  # proj_size: the last weight projects h down
+        h = h.matmul(ws[-1].t())
+    return [h, c]
+
+
+def _gru_cell(x: Tensor, state: list, ws: list, has_biases: bool) -> list:
+    h = state[0]
+    gi = x.matmul(ws[0].t())
+    gh = h.matmul(ws[1].t())
+    if has_biases:
+        gi, gh = gi + ws[2], gh + ws[3]
+    ir, iz, in_ = gi.chunk(3, -1)
+    hr, hz, hn = gh.chunk(3, -1)
+    r = (ir + hr).sigmoid()
+    z = (iz + hz).sigmoid()
+    nn_ = (in_ + r * hn).tanh()
+    return [(1 - z) * nn_ + z * h]
+
+
+def lstm(input: Tensor, hx: Sequence[Tensor], params: Sequence[Tensor], has_biases: bool,
+         num_layers: int, dropout: float, train: bool, bidirectional: bool,
+         batch_first: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """torch.lstm (the padded-input overload): (output, h_n, c_n)."""
+    per_dir = 4 if has_biases else 2
+    out, (h, c) = _rnn(_lstm_cell, input, list(hx), params, has_biases, num_layers, dropout,
+                       train, bidirectional, batch_first, per_dir, "lstm")
+    return out, h, c
+
+
+def gru(input: Tensor, hx: Tensor, params: Sequence[Tensor], has_biases: bool,
+        num_layers: int, dropout: float, train: bool, bidirectional: bool,
+        batch_first: bool) -> tuple[Tensor, Tensor]:
+    """torch.gru (the padded-input overload): (output, h_n)."""
+    per_dir = 4 if has_biases else 2
+    out, (h,) = _rnn(_gru_cell, input, [hx], params, has_biases, num_layers, dropout, train,
+                     bidirectional, batch_first, per_dir, "gru")
+    return out, h

@@ -7,7 +7,7 @@ batch entry and stacks the results (correctness first, not speed).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Union
 
 from .tensor import Tensor
 

@@ -264,3 +264,33 @@ def test_grid_sampler(interp, pad, align):
     g = RNG.uniform(-1.2, 1.2, (2, 4, 3, 2))
     compare(lambda L, x, g: L.grid_sampler(x, g, interp, pad, align), x, g,
             grad=interp == 0, tol=1e-7)
+
+
+@pytest.mark.parametrize("bidir", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_lstm_gru(bidir, bias, batch_first):
+    L, D, H, I, B, T = 2, 2 if bidir else 1, 4, 3, 2, 5
+    for kind, gates in (("lstm", 4), ("gru", 3)):
+        params = []
+        for layer in range(L):
+            for _ in range(D):
+                inp = I if layer == 0 else H * D
+                params += [r(gates * H, inp), r(gates * H, H)]
+                if bias:
+                    params += [r(gates * H), r(gates * H)]
+        x = r(B, T, I) if batch_first else r(T, B, I)
+        h0, c0 = r(L * D, B, H), r(L * D, B, H)
+
+        def fn(Lib, x, h0, c0, *ps):
+            if kind == "lstm":
+                return Lib.lstm(x, [h0, c0], list(ps), bias, L, 0.0, False, bidir, batch_first)
+            return Lib.gru(x, h0, list(ps), bias, L, 0.0, False, bidir, batch_first)
+        compare(fn, x, h0, c0, *params, tol=1e-8)
+
+
+def test_lstm_proj():
+    H, P, I = 4, 2, 3
+    ps = [r(4 * H, I), r(4 * H, P), r(4 * H), r(4 * H), r(P, H)]
+    compare(lambda Lib, x, h, c, *p: Lib.lstm(x, [h, c], list(p), True, 1, 0.0, False, False,
+                                               False), r(5, 2, I), r(1, 2, P), r(1, 2, H), *ps)
