@@ -13,6 +13,8 @@ from .discrete import Bernoulli
 from .kl import register_kl
 from .more_continuous import _EULER, ContinuousBernoulli, Gumbel, Pareto
 from .more_discrete import Binomial, Poisson
+from .transformed import ExponentialFamily
+from .independent import _sum_rightmost
 
 _INF = float("inf")
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
@@ -305,3 +307,22 @@ def _kl_uniform_pareto(p, q):
     out = (-p.entropy() - a.log() - a * s.log()
            + (a + 1) * _mean_log_uniform(p.low, p.high))
     return _where_inf(p.low < s, out)
+
+
+# Generic exponential family ----------------------------------------------------------------
+@register_kl(ExponentialFamily, ExponentialFamily)
+def _kl_expfamily_expfamily(p, q):
+    # The Bregman divergence of the log normaliser F between the natural parameters:
+    # F(theta_q) - F(theta_p) - <theta_q - theta_p, grad F(theta_p)> (same carrier measure).
+    if type(p) is not type(q):
+        raise NotImplementedError("The cross KL-divergence between different exponential "
+                                  "families cannot be computed using Bregman divergences")
+    p_nat = [t.detach().requires_grad_() for t in p._natural_params]
+    q_nat = q._natural_params
+    with E.enable_grad():
+        lg_p = p._log_normalizer(*p_nat)
+        grads = E.autograd.grad(lg_p.sum(), p_nat, create_graph=True)
+    out = q._log_normalizer(*q_nat) - lg_p
+    for tp, tq, g in zip(p_nat, q_nat, grads):
+        out = out - _sum_rightmost((tq - tp) * g, len(q.event_shape))
+    return out

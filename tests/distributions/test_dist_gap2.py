@@ -344,3 +344,42 @@ def test_wishart_errors():
         ed.Wishart(_e(3.0))
     with pytest.raises(AssertionError):
         ed.Wishart(_e(3.0), covariance_matrix=_e(np.eye(2)), scale_tril=_e(np.eye(2)))
+
+
+# ---------------------------------------------------------------- generic exponential family
+def _exp_family_class(base_mod):
+    class _ExpRate(base_mod.ExponentialFamily):
+        # Exponential(rate) written as an exponential family: theta = -rate,
+        # F(theta) = -log(-theta); no closed-form KL is registered for it.
+        arg_constraints = {}
+
+        def __init__(self, rate):
+            self.rate = rate
+            super().__init__(tuple(rate.shape), (), validate_args=False)
+
+        @property
+        def _natural_params(self):
+            return (-self.rate,)
+
+        def _log_normalizer(self, theta):
+            return -(-theta).log()
+
+        @property
+        def _mean_carrier_measure(self):
+            return 0
+    return _ExpRate
+
+
+def test_exponential_family_bregman_kl():
+    ecls, tcls = _exp_family_class(ed), _exp_family_class(td)
+    a, b = np.array([0.5, 2.0]), np.array([1.5, 0.7])
+    _grads_match(lambda x, y: ed.kl_divergence(ecls(x), ecls(y)),
+                 lambda x, y: td.kl_divergence(tcls(x), tcls(y)), [a, b])
+    # It equals the Exponential closed form.
+    _close(ed.kl_divergence(ecls(_e(a)), ecls(_e(b))),
+           td.kl_divergence(td.Exponential(_t(a)), td.Exponential(_t(b))))
+
+    class _Other(ecls):
+        pass
+    with pytest.raises(NotImplementedError):
+        ed.kl_divergence(ecls(_e(a)), _Other(_e(b)))
