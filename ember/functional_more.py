@@ -561,7 +561,7 @@ def as_strided(input: Tensor, size, stride, storage_offset: int | None = None) -
     """A view with explicit sizes and element strides over the input's storage."""
     size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
     if len(size) != len(stride):
-        raise RuntimeError(f"mismatch in length of strides and shape")
+        raise RuntimeError("mismatch in length of strides and shape")
     if any(s < 0 for s in stride):
         raise RuntimeError("as_strided: Negative strides are not supported at the moment, got "
                            f"strides: {list(stride)}")
@@ -786,7 +786,7 @@ def _scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce:
         raise RuntimeError("reduce argument must be either sum, prod, mean, amax or amin, got "
                            f"{reduce}")
     if input.dtype is not src.dtype:
-        raise RuntimeError(f"scatter(): Expected self.dtype to be equal to src.dtype")
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
     dim = dim % max(input.dim(), 1)
     return ScatterReduceExt.apply(input, index, src, reduce=reduce, include_self=include_self,
                                   dim=dim)
@@ -946,6 +946,10 @@ def _bind_methods() -> None:
         put_if_missing(name + "_", _inplace_of(fn))
     put_if_missing("polygamma_", _inplace_of(lambda t, n: _sp.polygamma(n, t)))
     put_if_missing("float_power_", _float_power_)
+    from ._complex import conj_physical
+    put_if_missing("conj_physical_", _inplace_of(conj_physical))
+    put_if_missing("resize_as_", lambda self, other, memory_format=None:
+                   self.resize_(*other.shape))
     put_if_missing("fill_diagonal_", _fill_diagonal_)
     for name in ("squeeze", "unsqueeze", "t", "transpose", "swapaxes", "swapdims"):
         put_if_missing(name + "_", _meta_inplace(getattr(T, name)))

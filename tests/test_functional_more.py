@@ -378,3 +378,14 @@ def test_random_fillers():
     assert float(g.min()) >= 1 and abs(float(g.mean()) - 4.0) < 0.4
     ln = ember.empty(4000).log_normal_(0.0, 0.5)
     assert float(ln.min()) > 0 and abs(float(ln.log().mean())) < 0.05
+
+
+def test_conj_physical_and_resize_as_inplace():
+    e, t = ember.tensor([1 + 2j, -3j]), torch.tensor([1 + 2j, -3j])
+    assert ember.conj_physical_(e) is e
+    torch.conj_physical_(t)
+    _close(e, t)
+    e, t = ember.ones(2, 3), torch.ones(2, 3)
+    ember.resize_as_(e, ember.ones(3))
+    torch.resize_as_(t, torch.ones(3))
+    assert tuple(e.shape) == tuple(t.shape) == (3,)
