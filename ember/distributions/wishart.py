@@ -29,6 +29,11 @@ class Wishart(Distribution):
     ``z_k ~ N(0, Sigma)``; give exactly one of covariance_matrix, precision_matrix or
     scale_tril for ``Sigma``. ``df`` must exceed ``p - 1`` (``p`` the matrix size)."""
 
+    # Instances replace this with a df bound of p - 1 once the matrix size is known.
+    arg_constraints = {"covariance_matrix": constraints.positive_definite,
+                       "precision_matrix": constraints.positive_definite,
+                       "scale_tril": constraints.lower_cholesky,
+                       "df": constraints.greater_than(0)}
     support = constraints.positive_definite
     has_rsample = True
 
