@@ -1438,9 +1438,11 @@ def scatter_add(input, dim, index, src):
 
 
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
-    if reduce == "sum":
+    if reduce == "sum" and include_self:
         return scatter_add(input, dim, index, src)
-    raise NotImplementedError(f"ember does not implement scatter_reduce(reduce={reduce!r}) yet")
+    from .functional_more import _scatter_reduce  # every reduction, with its gradient
+    return _scatter_reduce(input, dim % builtins.max(input.dim(), 1), index, src, reduce,
+                           include_self=include_self)
 
 
 def index_select(input, dim, index):

@@ -340,7 +340,7 @@ def renorm(input: Tensor, p: float, dim: int, maxnorm: float) -> Tensor:
     norms = input.abs().pow(p).sum(dims, keepdim=True).pow(1.0 / p) if p != float("inf") \
         else input.abs().amax(dims, keepdim=True)
     scale = F.where(norms > maxnorm, maxnorm / (norms + 1e-7), ones_like(norms))
-    return input * scale.detach()
+    return input * scale
 
 
 def vander(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:

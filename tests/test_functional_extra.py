@@ -131,3 +131,29 @@ def test_tensor_methods_exist():
     assert t.cummax(1).indices.tolist() == torch.tensor([[1.0, 3.0], [2.0, 0.5]]).cummax(
         1).indices.tolist()
     assert t.lgamma().shape == t.shape and t.polygamma(1).shape == t.shape
+
+
+def test_renorm_gradient_flows_through_the_norm():
+    a = RNG.standard_normal((3, 5))
+    w = RNG.standard_normal((3, 5))
+    for p, dim, mx in ((2, 0, 1.5), (1, 1, 0.8)):
+        e, t = _pair(a, True)
+        (ember.renorm(e, p, dim, mx) * ember.tensor(w)).sum().backward()
+        (torch.renorm(t, p, dim, mx) * torch.tensor(w)).sum().backward()
+        _close(e.grad, t.grad, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("reduce", ["sum", "prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_top_level_scatter_reduce_every_reduction(reduce, include_self):
+    x = RNG.standard_normal((3, 4))
+    src = RNG.standard_normal((3, 6))
+    idx = RNG.integers(0, 4, (3, 6))
+    (e, t), (es, ts) = _pair(x, True), _pair(src, True)
+    oe = ember.scatter_reduce(e, 1, ember.tensor(idx), es, reduce, include_self=include_self)
+    ot = torch.scatter_reduce(t, 1, torch.tensor(idx), ts, reduce, include_self=include_self)
+    _close(oe, ot)
+    oe.sum().backward()
+    ot.sum().backward()
+    _close(e.grad, t.grad)
+    _close(es.grad, ts.grad)
