@@ -229,9 +229,7 @@ class OneHotCategorical(Distribution):
     def expand(self, batch_shape, _instance=None) -> "OneHotCategorical":
         new = self._get_checked_instance(OneHotCategorical, _instance)
         new._categorical = self._categorical.expand(batch_shape)
-        Distribution.__init__(new, batch_shape, self._event_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._finish_expand(new, batch_shape)
 
     @property
     def probs(self) -> Tensor:

@@ -119,6 +119,12 @@ class Distribution:
             if name in self.__dict__:
                 t = self.__dict__[name]
                 new.__dict__[name] = t.expand(tuple(batch_shape) + tuple(t.shape[nb:]))
+        return self._finish_expand(new, batch_shape)
+
+    def _finish_expand(self, new: "Distribution", batch_shape) -> "Distribution":
+        """Last step of every ``expand``: give ``new`` the batch shape and this instance's
+        event shape, skipping validation (the parameters were already checked) but carrying
+        the validate_args setting."""
         Distribution.__init__(new, batch_shape, self._event_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new

@@ -51,9 +51,7 @@ class Independent(Distribution):
         k = self.reinterpreted_batch_ndims
         new.base_dist = self.base_dist.expand(batch_shape + tuple(self._event_shape[:k]))
         new.reinterpreted_batch_ndims = k
-        Distribution.__init__(new, batch_shape, self._event_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._finish_expand(new, batch_shape)
 
     @property
     def has_rsample(self) -> bool:

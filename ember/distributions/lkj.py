@@ -157,8 +157,7 @@ class LKJCholesky(Distribution):
         new = self._get_checked_instance(LKJCholesky, _instance)
         new.dim = self.dim
         new.concentration = self.concentration.expand(tuple(batch_shape))
-        Distribution.__init__(new, batch_shape, self._event_shape, validate_args=False)
-        new._validate_args = self._validate_args
+        self._finish_expand(new, batch_shape)
         new._init_beta()
         return new
 
