@@ -203,7 +203,29 @@ class Categorical(Distribution):
         return values.expand((-1,) + tuple(self.batch_shape)) if expand else values
 
 
-class OneHotCategorical(Distribution):
+class _CategoricalBacked:
+    """Mixin for the families built on an inner ``self._categorical``: its parameters are
+    theirs, and ``expand`` starts by expanding it."""
+
+    @property
+    def probs(self) -> Tensor:
+        return self._categorical.probs
+
+    @property
+    def logits(self) -> Tensor:
+        return self._categorical.logits
+
+    @property
+    def param_shape(self):
+        return self._categorical.param_shape
+
+    def _expand_categorical(self, cls, batch_shape, _instance) -> "Distribution":
+        new = self._get_checked_instance(cls, _instance)
+        new._categorical = self._categorical.expand(batch_shape)
+        return new
+
+
+class OneHotCategorical(_CategoricalBacked, Distribution):
     """Categorical whose samples are one-hot vectors.
 
     Args:
@@ -227,21 +249,8 @@ class OneHotCategorical(Distribution):
                          validate_args)
 
     def expand(self, batch_shape, _instance=None) -> "OneHotCategorical":
-        new = self._get_checked_instance(OneHotCategorical, _instance)
-        new._categorical = self._categorical.expand(batch_shape)
+        new = self._expand_categorical(OneHotCategorical, batch_shape, _instance)
         return self._finish_expand(new, batch_shape)
-
-    @property
-    def probs(self) -> Tensor:
-        return self._categorical.probs
-
-    @property
-    def logits(self) -> Tensor:
-        return self._categorical.logits
-
-    @property
-    def param_shape(self):
-        return self._categorical.param_shape
 
     @property
     def mean(self) -> Tensor:

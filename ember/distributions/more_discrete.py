@@ -12,7 +12,7 @@ from ..tensor import Tensor
 from . import _special as S
 from . import constraints
 from .continuous import Gamma
-from .discrete import Categorical, OneHotCategorical, _clamp_probs
+from .discrete import Categorical, OneHotCategorical, _CategoricalBacked, _clamp_probs
 from .distribution import Distribution, _finfo, _uniform, broadcast_all
 from .transformed import ExponentialFamily
 
@@ -286,7 +286,7 @@ class NegativeBinomial(Distribution):
         return unnorm - norm
 
 
-class Multinomial(Distribution):
+class Multinomial(_CategoricalBacked, Distribution):
     """Counts of ``total_count`` draws from a Categorical(``probs`` or ``logits``)."""
 
     arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
@@ -303,9 +303,8 @@ class Multinomial(Distribution):
         super().__init__(batch_shape, event_shape, validate_args)
 
     def expand(self, batch_shape, _instance=None) -> "Multinomial":
-        new = self._get_checked_instance(Multinomial, _instance)
+        new = self._expand_categorical(Multinomial, batch_shape, _instance)
         new.total_count = self.total_count
-        new._categorical = self._categorical.expand(batch_shape)
         new._binomial = Binomial(total_count=self.total_count, probs=new._categorical.probs,
                                  validate_args=False)
         return self._finish_expand(new, batch_shape)
@@ -313,18 +312,6 @@ class Multinomial(Distribution):
     @property
     def support(self):
         return constraints.multinomial(self.total_count)
-
-    @property
-    def probs(self) -> Tensor:
-        return self._categorical.probs
-
-    @property
-    def logits(self) -> Tensor:
-        return self._categorical.logits
-
-    @property
-    def param_shape(self):
-        return self._categorical.param_shape
 
     @property
     def mean(self) -> Tensor:

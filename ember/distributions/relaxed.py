@@ -9,7 +9,7 @@ import ember as E
 from ..tensor import Tensor
 from . import _special as S
 from . import constraints
-from .discrete import Categorical, _clamp_probs
+from .discrete import Categorical, _CategoricalBacked, _clamp_probs
 from .distribution import Distribution, _uniform, broadcast_all
 from .more_discrete import _binary_getattr, _probs_logits_init
 from .transformed import TransformedDistribution
@@ -92,7 +92,7 @@ class RelaxedBernoulli(TransformedDistribution):
         return Distribution.__repr__(self)
 
 
-class ExpRelaxedCategorical(Distribution):
+class ExpRelaxedCategorical(_CategoricalBacked, Distribution):
     """Log of a relaxed one-hot categorical sample (the Concrete distribution)."""
 
     arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
@@ -107,22 +107,9 @@ class ExpRelaxedCategorical(Distribution):
                          validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(ExpRelaxedCategorical, _instance)
+        new = self._expand_categorical(ExpRelaxedCategorical, batch_shape, _instance)
         new.temperature = self.temperature
-        new._categorical = self._categorical.expand(batch_shape)
         return self._finish_expand(new, batch_shape)
-
-    @property
-    def param_shape(self):
-        return self._categorical.param_shape
-
-    @property
-    def logits(self) -> Tensor:
-        return self._categorical.logits
-
-    @property
-    def probs(self) -> Tensor:
-        return self._categorical.probs
 
     def rsample(self, sample_shape=()) -> Tensor:
         logits = self.logits
