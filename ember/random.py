@@ -5,6 +5,8 @@ reproduce torch's numbers; comparisons with torch copy weights across instead.
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 
@@ -101,3 +103,83 @@ def set_rng_state(state) -> None:
 
 def rng_of(generator: Generator | None) -> np.random.Generator:
     return (generator or default_generator)._rng
+
+
+def _cuda_states(devices=None) -> dict:
+    """Copies of the CUDA RNG states ember keeps (the fused dropout kernel's device-side
+    (seed, offset) pair and CuPy's generator seed) for ``devices``; empty when CUDA is unused.
+
+    The copy stays on the device (no host sync), so it is safe while a CUDA graph is captured."""
+    import sys
+    drop = sys.modules.get("ember.cuda.kernels.dropout")
+    cuda_mod = sys.modules.get("ember.cuda")
+    out: dict = {}
+    if cuda_mod is None or cuda_mod._STATE.get("cupy") is None:
+        return out
+    out["seed"] = cuda_mod._STATE.get("seed")
+    if drop is not None:
+        want = None if devices is None else {_device_index(d) for d in devices}
+        for dev, ent in list(drop._GEN.items()):
+            if want is None or dev in want:
+                out[dev] = (ent[0].copy(), ent[1])
+    return out
+
+
+def _set_cuda_states(states: dict) -> None:
+    """Put back what ``_cuda_states`` copied (device-to-device copies only)."""
+    import sys
+    drop = sys.modules.get("ember.cuda.kernels.dropout")
+    cuda_mod = sys.modules.get("ember.cuda")
+    if not states or cuda_mod is None:
+        return
+    cuda_mod._STATE["seed"] = states.get("seed")
+    if drop is None:
+        return
+    for dev, val in states.items():
+        if dev == "seed":
+            continue
+        arr, gen_rng = val
+        ent = drop._GEN.get(dev)
+        if ent is None:
+            drop._GEN[dev] = [arr.copy(), gen_rng]
+        else:
+            ent[0][...] = arr
+            ent[1] = gen_rng
+
+
+def _device_index(d) -> int:
+    if isinstance(d, int):
+        return d
+    idx = getattr(d, "index", None)
+    if idx is None and isinstance(d, str) and ":" in d:
+        idx = int(d.split(":")[1])
+    return idx or 0
+
+
+@contextlib.contextmanager
+def fork_rng(devices=None, enabled: bool = True, _caller: str = "fork_rng",
+             _devices_kw: str = "devices", device_type: str = "cuda"):
+    """Run a block with the RNG state forked: on exit the CPU generator (and the CUDA states of
+    ``devices``, all when None) are back where they were, as ``torch.random.fork_rng``."""
+    if not enabled:
+        yield
+        return
+    cpu_rng = default_generator._rng
+    cpu_state = cpu_rng.bit_generator.state
+    cpu_seed = default_generator._seed
+    cuda_states = _cuda_states(devices)
+    try:
+        yield
+    finally:
+        # manual_seed inside the block swaps the numpy Generator; put the old object back so
+        # that anything keyed on its identity (the dropout kernel's reseed check) sees no change.
+        cpu_rng.bit_generator.state = cpu_state
+        default_generator._rng = cpu_rng
+        default_generator._seed = cpu_seed
+        _set_cuda_states(cuda_states)
+
+
+def thread_safe_generator():
+    """None: ember's DataLoader has no thread workers with their own generators, so callers use
+    the default generator (torch returns None outside thread workers too)."""
+    return None
