@@ -60,21 +60,18 @@ class LogitRelaxedBernoulli(Distribution):
         return log_t + diff - 2 * diff.exp().log1p()
 
 
-class RelaxedBernoulli(TransformedDistribution):
-    """A relaxed Bernoulli on (0, 1): the sigmoid of a LogitRelaxedBernoulli sample."""
+class _Relaxed(TransformedDistribution):
+    """A relaxed family on its natural support: ``_transform`` of a ``_base`` sample built
+    from the same arguments; temperature and parameters are the base's."""
 
-    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
-    support = constraints.unit_interval
     has_rsample = True
+    _base: type
+    _transform: type
 
     def __init__(self, temperature, probs=None, logits=None,
                  validate_args: Optional[bool] = None) -> None:
-        base = LogitRelaxedBernoulli(temperature, probs, logits, validate_args=validate_args)
-        super().__init__(base, SigmoidTransform(), validate_args=validate_args)
-
-    def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(RelaxedBernoulli, _instance)
-        return TransformedDistribution.expand(self, batch_shape, _instance=new)
+        base = self._base(temperature, probs, logits, validate_args=validate_args)
+        super().__init__(base, self._transform(), validate_args=validate_args)
 
     @property
     def temperature(self):
@@ -90,6 +87,19 @@ class RelaxedBernoulli(TransformedDistribution):
 
     def __repr__(self) -> str:
         return Distribution.__repr__(self)
+
+
+class RelaxedBernoulli(_Relaxed):
+    """A relaxed Bernoulli on (0, 1): the sigmoid of a LogitRelaxedBernoulli sample."""
+
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.unit_interval
+    _base = LogitRelaxedBernoulli
+    _transform = SigmoidTransform
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(RelaxedBernoulli, _instance)
+        return TransformedDistribution.expand(self, batch_shape, _instance=new)
 
 
 class ExpRelaxedCategorical(_CategoricalBacked, Distribution):
@@ -133,33 +143,14 @@ class ExpRelaxedCategorical(_CategoricalBacked, Distribution):
         return score + log_scale
 
 
-class RelaxedOneHotCategorical(TransformedDistribution):
+class RelaxedOneHotCategorical(_Relaxed):
     """A relaxed one-hot categorical on the simplex (Gumbel-softmax) at ``temperature``."""
 
     arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
     support = constraints.simplex
-    has_rsample = True
-
-    def __init__(self, temperature, probs=None, logits=None,
-                 validate_args: Optional[bool] = None) -> None:
-        base = ExpRelaxedCategorical(temperature, probs, logits, validate_args=validate_args)
-        super().__init__(base, ExpTransform(), validate_args=validate_args)
+    _base = ExpRelaxedCategorical
+    _transform = ExpTransform
 
     def expand(self, batch_shape, _instance=None):
         new = self._get_checked_instance(RelaxedOneHotCategorical, _instance)
         return TransformedDistribution.expand(self, batch_shape, _instance=new)
-
-    @property
-    def temperature(self):
-        return self.base_dist.temperature
-
-    @property
-    def logits(self) -> Tensor:
-        return self.base_dist.logits
-
-    @property
-    def probs(self) -> Tensor:
-        return self.base_dist.probs
-
-    def __repr__(self) -> str:
-        return Distribution.__repr__(self)
