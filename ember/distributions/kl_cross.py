@@ -65,9 +65,33 @@ def _kl_bernoulli_poisson(p, q):
 
 @register_kl(Poisson, Bernoulli)
 @register_kl(Poisson, Binomial)
-def _kl_poisson_bounded(p, q):
-    # A Poisson puts mass on every count; the targets do not.
+@register_kl(Exponential, Beta)
+@register_kl(Exponential, ContinuousBernoulli)
+@register_kl(Exponential, Pareto)
+@register_kl(Exponential, Uniform)
+def _kl_rate_bounded(p, q):
+    # A Poisson puts mass on every count, an Exponential on all of (0, inf); the targets
+    # have bounded support.
     return _inf_like(p.rate)
+
+
+# Targets whose -log q needs only p's moments -----------------------------------------------
+@register_kl(Beta, Exponential)
+@register_kl(ContinuousBernoulli, Exponential)
+@register_kl(Gamma, Exponential)
+def _kl_mean_exponential(p, q):
+    # -log q is linear in x: only p's mean is needed.
+    return -p.entropy() + _neg_ll_exponential(p.mean, q)
+
+
+@register_kl(Beta, Normal)
+@register_kl(ContinuousBernoulli, Normal)
+@register_kl(Exponential, Normal)
+@register_kl(Gamma, Normal)
+@register_kl(Gumbel, Normal)
+def _kl_moments_normal(p, q):
+    # -log q is quadratic in x: p's mean and variance are enough.
+    return -p.entropy() + _neg_ll_normal(p.mean, p.variance, q)
 
 
 # p = Beta ----------------------------------------------------------------------------------
@@ -76,19 +100,9 @@ def _kl_beta_cb(p, q):
     return -p.entropy() + _neg_ll_cb(p.mean, q)
 
 
-@register_kl(Beta, Exponential)
-def _kl_beta_exponential(p, q):
-    return -p.entropy() + _neg_ll_exponential(p.mean, q)
-
-
 @register_kl(Beta, Gamma)
 def _kl_beta_gamma(p, q):
     return -p.entropy() + _neg_ll_gamma(p.mean, _beta_mean_log(p)[0], q)
-
-
-@register_kl(Beta, Normal)
-def _kl_beta_normal(p, q):
-    return -p.entropy() + _neg_ll_normal(p.mean, p.variance, q)
 
 
 @register_kl(Beta, Pareto)
@@ -105,26 +119,7 @@ def _kl_unit_uniform(p, q):
     return _where_inf((q.low > 0) | (q.high < 1), out)
 
 
-# p = ContinuousBernoulli -------------------------------------------------------------------
-@register_kl(ContinuousBernoulli, Exponential)
-def _kl_cb_exponential(p, q):
-    return -p.entropy() + _neg_ll_exponential(p.mean, q)
-
-
-@register_kl(ContinuousBernoulli, Normal)
-def _kl_cb_normal(p, q):
-    return -p.entropy() + _neg_ll_normal(p.mean, p.variance, q)
-
-
 # p = Exponential ---------------------------------------------------------------------------
-@register_kl(Exponential, Beta)
-@register_kl(Exponential, ContinuousBernoulli)
-@register_kl(Exponential, Pareto)
-@register_kl(Exponential, Uniform)
-def _kl_exponential_bounded(p, q):
-    return _inf_like(p.rate)
-
-
 @register_kl(Exponential, Gamma)
 def _kl_exponential_gamma(p, q):
     mean_log = -_EULER - p.rate.log()
@@ -138,11 +133,6 @@ def _kl_exponential_gumbel(p, q):
     return -p.entropy() + _neg_ll_gumbel(p.rate.reciprocal(), m, q)
 
 
-@register_kl(Exponential, Normal)
-def _kl_exponential_normal(p, q):
-    return -p.entropy() + _neg_ll_normal(p.mean, p.variance, q)
-
-
 # p = Gamma ---------------------------------------------------------------------------------
 @register_kl(Gamma, Beta)
 @register_kl(Gamma, ContinuousBernoulli)
@@ -152,21 +142,11 @@ def _kl_gamma_bounded(p, q):
     return _inf_like(p.concentration)
 
 
-@register_kl(Gamma, Exponential)
-def _kl_gamma_exponential(p, q):
-    return -p.entropy() + _neg_ll_exponential(p.mean, q)
-
-
 @register_kl(Gamma, Gumbel)
 def _kl_gamma_gumbel(p, q):
     # E[exp(-x / b)] is the Gamma's Laplace transform at 1 / b.
     m = (p.rate / (p.rate + q.scale.reciprocal())).pow(p.concentration)
     return -p.entropy() + _neg_ll_gumbel(p.mean, m, q)
-
-
-@register_kl(Gamma, Normal)
-def _kl_gamma_normal(p, q):
-    return -p.entropy() + _neg_ll_normal(p.mean, p.variance, q)
 
 
 # p = Gumbel / Laplace / Normal (real support) ----------------------------------------------
@@ -190,11 +170,6 @@ def _kl_gamma_normal(p, q):
 @register_kl(Normal, Uniform)
 def _kl_real_bounded(p, q):
     return _inf_like(p.loc)
-
-
-@register_kl(Gumbel, Normal)
-def _kl_gumbel_normal(p, q):
-    return -p.entropy() + _neg_ll_normal(p.mean, p.variance, q)
 
 
 @register_kl(Laplace, Normal)
