@@ -286,6 +286,37 @@ class Beta(Distribution):
                 - (a - 1.0) * S.digamma(a) - (b - 1.0) * S.digamma(b))
 
 
+def _scale_tril_of(scale_tril: Optional[Tensor], covariance_matrix: Optional[Tensor],
+                   precision_matrix: Optional[Tensor]) -> Tensor:
+    """The (unbroadcast) Cholesky factor of the covariance from whichever one is given."""
+    if scale_tril is not None:
+        return scale_tril
+    if covariance_matrix is not None:
+        return S.cholesky(covariance_matrix)
+    # P = Lp Lp^T  =>  Sigma = Lp^-T Lp^-1; its Cholesky factor is the scale.
+    lp = S.cholesky(precision_matrix)
+    eye = E.eye(lp.shape[-1], dtype=lp.dtype, device=lp.device).expand(tuple(lp.shape))
+    linv = S.solve_triangular(lp, eye)
+    return S.cholesky(linv.mT.matmul(linv))
+
+
+_TRIL_DERIVED = ("scale_tril", "covariance_matrix", "precision_matrix")
+
+
+def _derived_from_tril(L: Tensor, name: str, shape: tuple) -> Tensor:
+    """``scale_tril``, ``covariance_matrix`` or ``precision_matrix`` rebuilt from the scale
+    factor ``L`` and expanded to ``shape`` (for families that store only ``L``)."""
+    if name == "scale_tril":
+        return L.expand(shape)
+    if name == "covariance_matrix":
+        return L.matmul(L.mT).expand(shape)
+    if name == "precision_matrix":
+        eye = E.eye(L.shape[-1], dtype=L.dtype, device=L.device).expand(tuple(L.shape))
+        linv = S.solve_triangular(L, eye)
+        return linv.mT.matmul(linv).expand(shape)
+    raise AttributeError(name)
+
+
 class MultivariateNormal(Distribution):
     """Multivariate normal with a covariance, precision or lower-Cholesky scale matrix.
 
@@ -337,16 +368,8 @@ class MultivariateNormal(Distribution):
             self.precision_matrix = precision_matrix.expand(mshape)
         self.loc = loc.expand(tuple(batch_shape) + (n,))
         super().__init__(batch_shape, (n,), validate_args)
-        if scale_tril is not None:
-            self._unbroadcasted_scale_tril = scale_tril
-        elif covariance_matrix is not None:
-            self._unbroadcasted_scale_tril = S.cholesky(covariance_matrix)
-        else:
-            # P = Lp Lp^T  =>  Sigma = Lp^-T Lp^-1; its Cholesky factor is the scale.
-            lp = S.cholesky(precision_matrix)
-            eye = E.eye(n, dtype=lp.dtype, device=lp.device).expand(tuple(lp.shape))
-            linv = S.solve_triangular(lp, eye)
-            self._unbroadcasted_scale_tril = S.cholesky(linv.mT.matmul(linv))
+        self._unbroadcasted_scale_tril = _scale_tril_of(scale_tril, covariance_matrix,
+                                                        precision_matrix)
 
     def expand(self, batch_shape, _instance=None) -> "MultivariateNormal":
         new = self._expand_params(MultivariateNormal, batch_shape,
@@ -357,20 +380,11 @@ class MultivariateNormal(Distribution):
         return new
 
     def __getattr__(self, name):
-        # covariance_matrix / precision_matrix / scale_tril derived on demand.
-        if name == "scale_tril":
-            return self._unbroadcasted_scale_tril.expand(
-                tuple(self._batch_shape) + tuple(self._event_shape) * 2)
-        if name == "covariance_matrix":
-            L = self._unbroadcasted_scale_tril
-            return L.matmul(L.mT).expand(tuple(self._batch_shape) + tuple(self._event_shape) * 2)
-        if name == "precision_matrix":
-            n = self._event_shape[0]
-            L = self._unbroadcasted_scale_tril
-            linv = S.solve_triangular(L, E.eye(n, dtype=L.dtype, device=L.device).expand(
-                tuple(L.shape)))
-            return linv.mT.matmul(linv).expand(
-                tuple(self._batch_shape) + tuple(self._event_shape) * 2)
+        # covariance_matrix / precision_matrix / scale_tril derived on demand (only those
+        # names touch the factor, so a missing factor cannot recurse).
+        if name in _TRIL_DERIVED:
+            return _derived_from_tril(self._unbroadcasted_scale_tril, name,
+                                      tuple(self._batch_shape) + tuple(self._event_shape) * 2)
         raise AttributeError(name)
 
     @property

@@ -9,7 +9,7 @@ import ember as E
 from ..tensor import Tensor
 from . import _special as S
 from . import constraints
-from .continuous import Gamma
+from .continuous import Gamma, _derived_from_tril, _scale_tril_of
 from .distribution import Distribution, _standard_normal
 from .lkj import _mvlgamma
 
@@ -58,17 +58,12 @@ class Wishart(Distribution):
         self.df = df.expand(batch)
         if scale_tril is not None:
             self.scale_tril = scale_tril.expand(batch + (p, p))
-            self._unbroadcasted_scale_tril = scale_tril
         elif covariance_matrix is not None:
             self.covariance_matrix = covariance_matrix.expand(batch + (p, p))
-            self._unbroadcasted_scale_tril = S.cholesky(covariance_matrix)
         else:
             self.precision_matrix = precision_matrix.expand(batch + (p, p))
-            # P = Lp Lp^T  =>  Sigma = Lp^-T Lp^-1, whose Cholesky factor is the scale.
-            lp = S.cholesky(precision_matrix)
-            eye = E.eye(p, dtype=lp.dtype, device=lp.device).expand(tuple(lp.shape))
-            linv = S.solve_triangular(lp, eye)
-            self._unbroadcasted_scale_tril = S.cholesky(linv.mT.matmul(linv))
+        self._unbroadcasted_scale_tril = _scale_tril_of(scale_tril, covariance_matrix,
+                                                        precision_matrix)
         self.arg_constraints = {"covariance_matrix": constraints.positive_definite,
                                 "precision_matrix": constraints.positive_definite,
                                 "scale_tril": constraints.lower_cholesky,
@@ -90,17 +85,7 @@ class Wishart(Distribution):
         # covariance_matrix / precision_matrix / scale_tril derived on demand.
         if name.startswith("__") or "_unbroadcasted_scale_tril" not in self.__dict__:
             raise AttributeError(name)
-        L = self._unbroadcasted_scale_tril
-        if name == "scale_tril":
-            return L.expand(self._mat_shape())
-        if name == "covariance_matrix":
-            return L.matmul(L.mT).expand(self._mat_shape())
-        if name == "precision_matrix":
-            p = self._event_shape[-1]
-            eye = E.eye(p, dtype=L.dtype, device=L.device).expand(tuple(L.shape))
-            linv = S.solve_triangular(L, eye)
-            return linv.mT.matmul(linv).expand(self._mat_shape())
-        raise AttributeError(name)
+        return _derived_from_tril(self._unbroadcasted_scale_tril, name, self._mat_shape())
 
     def _cov(self) -> Tensor:
         L = self._unbroadcasted_scale_tril
