@@ -21,6 +21,26 @@ def _one_param(probs, logits):
         raise ValueError("Either `probs` or `logits` must be specified, but not both.")
 
 
+def _probs_logits_init(self, probs, logits, extra=()):
+    """Store exactly one of ``probs``/``logits`` broadcast with ``extra``; returns the
+    broadcast extras."""
+    _one_param(probs, logits)
+    name, value = ("probs", probs) if probs is not None else ("logits", logits)
+    out = broadcast_all(*extra, value)
+    self.__dict__[name] = out[-1]
+    return out[:-1], out[-1]
+
+
+def _binary_getattr(self, name):
+    d = self.__dict__
+    if name == "probs" and "logits" in d:
+        return d["logits"].sigmoid()
+    if name == "logits" and "probs" in d:
+        p = _clamp_probs(d["probs"])
+        return p.log() - (-p).log1p()
+    raise AttributeError(name)
+
+
 class Bernoulli(Distribution):
     """Bernoulli(probs) or Bernoulli(logits=...): 1 with probability ``probs``.
 
@@ -40,26 +60,13 @@ class Bernoulli(Distribution):
     has_enumerate_support = True
 
     def __init__(self, probs=None, logits=None, validate_args: Optional[bool] = None) -> None:
-        _one_param(probs, logits)
-        if probs is not None:
-            (self.probs,) = broadcast_all(probs)
-            shape = self.probs.shape
-        else:
-            (self.logits,) = broadcast_all(logits)
-            shape = self.logits.shape
-        super().__init__(shape, (), validate_args)
+        _, param = _probs_logits_init(self, probs, logits)
+        super().__init__(param.shape, (), validate_args)
 
     def expand(self, batch_shape, _instance=None) -> "Bernoulli":
         return self._expand_params(Bernoulli, batch_shape, ("probs", "logits"), _instance)
 
-    def __getattr__(self, name):
-        d = self.__dict__
-        if name == "probs" and "logits" in d:
-            return d["logits"].sigmoid()
-        if name == "logits" and "probs" in d:
-            p = _clamp_probs(d["probs"])
-            return p.log() - (-p).log1p()
-        raise AttributeError(name)
+    __getattr__ = _binary_getattr
 
     @property
     def param_shape(self):

@@ -11,6 +11,7 @@ from ..tensor import Tensor
 from . import _special as S
 from . import constraints
 from .continuous import Cauchy, Exponential, Gamma, Normal, Uniform
+from .discrete import _probs_logits_init
 from .distribution import (Distribution, _finfo, _standard_normal, _uniform, _size,
                            broadcast_all)
 from .transformed import ExponentialFamily, TransformedDistribution
@@ -638,16 +639,9 @@ class ContinuousBernoulli(ExponentialFamily):
 
     def __init__(self, probs=None, logits=None, lims=(0.499, 0.501),
                  validate_args: Optional[bool] = None) -> None:
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        if probs is not None:
-            (self.probs,) = broadcast_all(probs)
-            shape = self.probs.shape
-        else:
-            (self.logits,) = broadcast_all(logits)
-            shape = self.logits.shape
+        _, param = _probs_logits_init(self, probs, logits)
         self._lims = lims
-        super().__init__(shape, (), validate_args)
+        super().__init__(param.shape, (), validate_args)
         if "probs" in self.__dict__:
             eps = float(_finfo(self.probs.dtype).eps)
             self.probs = self.probs.clamp(min=eps, max=1 - eps)

@@ -12,33 +12,13 @@ from ..tensor import Tensor
 from . import _special as S
 from . import constraints
 from .continuous import Gamma
-from .discrete import Categorical, OneHotCategorical, _CategoricalBacked, _clamp_probs
+from .discrete import (Categorical, OneHotCategorical, _CategoricalBacked, _binary_getattr,
+                       _probs_logits_init)
 from .distribution import Distribution, _finfo, _uniform, broadcast_all
 from .transformed import ExponentialFamily
 
 __all__ = ["Poisson", "Geometric", "Binomial", "NegativeBinomial", "Multinomial",
            "OneHotCategoricalStraightThrough", "MixtureSameFamily"]
-
-
-def _probs_logits_init(self, probs, logits, extra=()):
-    """Store exactly one of ``probs``/``logits`` broadcast with ``extra``; returns the
-    broadcast extras."""
-    if (probs is None) == (logits is None):
-        raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-    name, value = ("probs", probs) if probs is not None else ("logits", logits)
-    out = broadcast_all(*extra, value)
-    self.__dict__[name] = out[-1]
-    return out[:-1], out[-1]
-
-
-def _binary_getattr(self, name):
-    d = self.__dict__
-    if name == "probs" and "logits" in d:
-        return d["logits"].sigmoid()
-    if name == "logits" and "probs" in d:
-        p = _clamp_probs(d["probs"])
-        return p.log() - (-p).log1p()
-    raise AttributeError(name)
 
 
 def _host_rng():

@@ -9,9 +9,9 @@ import ember as E
 from ..tensor import Tensor
 from . import _special as S
 from . import constraints
-from .discrete import Categorical, _CategoricalBacked, _clamp_probs
+from .discrete import (Categorical, _CategoricalBacked, _binary_getattr, _clamp_probs,
+                       _probs_logits_init)
 from .distribution import Distribution, _uniform, broadcast_all
-from .more_discrete import _binary_getattr, _probs_logits_init
 from .transformed import TransformedDistribution
 from .transforms import ExpTransform, SigmoidTransform
 
