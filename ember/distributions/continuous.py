@@ -27,6 +27,15 @@ class _LocScale(Distribution):
         self.loc, self.scale = broadcast_all(loc, scale)
         super().__init__(self.loc.shape, (), validate_args)
 
+    # Every family here is symmetric and unimodal about loc (Cauchy overrides the mean).
+    @property
+    def mean(self) -> Tensor:
+        return self.loc
+
+    @property
+    def mode(self) -> Tensor:
+        return self.loc
+
 
 class Normal(_LocScale):
     """Normal(loc, scale).
@@ -45,14 +54,6 @@ class Normal(_LocScale):
 
     def expand(self, batch_shape, _instance=None) -> "Normal":
         return self._expand_params(Normal, batch_shape, ("loc", "scale"), _instance)
-
-    @property
-    def mean(self) -> Tensor:
-        return self.loc
-
-    @property
-    def mode(self) -> Tensor:
-        return self.loc
 
     @property
     def stddev(self) -> Tensor:
@@ -506,14 +507,6 @@ class Laplace(_LocScale):
         return self._expand_params(Laplace, batch_shape, ("loc", "scale"), _instance)
 
     @property
-    def mean(self) -> Tensor:
-        return self.loc
-
-    @property
-    def mode(self) -> Tensor:
-        return self.loc
-
-    @property
     def stddev(self) -> Tensor:
         return math.sqrt(2) * self.scale
 
@@ -567,10 +560,6 @@ class Cauchy(_LocScale):
     def mean(self) -> Tensor:
         return E.full(tuple(self._extended_shape()), float("nan"), dtype=self.loc.dtype,
                       device=self.loc.device)
-
-    @property
-    def mode(self) -> Tensor:
-        return self.loc
 
     @property
     def variance(self) -> Tensor:
