@@ -37,8 +37,18 @@ def _track_peak(cp) -> None:
     used_bytes = pool.used_bytes
     get_device = cp.cuda.runtime.getDevice
 
+    oom = cp.cuda.memory.OutOfMemoryError
+
     def malloc(size):
-        mem = pool_malloc(size)
+        try:
+            mem = pool_malloc(size)
+        except oom as e:
+            # Surface as torch.cuda.OutOfMemoryError (a RuntimeError), CuPy's error as cause.
+            dev = get_device()
+            n = _STATE.setdefault("num_ooms", {})
+            n[dev] = n.get(dev, 0) + 1
+            from ._extras import OutOfMemoryError
+            raise OutOfMemoryError(f"CUDA out of memory. {e}") from e
         used = used_bytes()
         dev = get_device()
         if used > peak.get(dev, 0):
@@ -250,5 +260,6 @@ def __getattr__(name):
     raise AttributeError(f"ember does not implement torch.cuda.{name} yet")
 
 
-def get_rng_state(device=None):
-    raise NotImplementedError("ember does not implement torch.cuda.get_rng_state yet")
+# More of torch.cuda (streams contexts, memory stats, RNG state, legacy types); this rebinds
+# `stream` to return a StreamContext.
+from ._extras import *  # noqa: E402,F401,F403

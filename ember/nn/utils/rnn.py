@@ -204,3 +204,13 @@ def unpack_sequence(packed_sequences: PackedSequence) -> list:
     """The list of sequences a PackedSequence holds."""
     padded, lengths = pad_packed_sequence(packed_sequences, batch_first=True)
     return unpad_sequence(padded, lengths, batch_first=True)
+
+
+def invert_permutation(permutation: Optional[Tensor]) -> Optional[Tensor]:
+    """The inverse of a 1-D index permutation (None stays None), as torch's helper."""
+    if permutation is None:
+        return None
+    out = E.empty_like(permutation)
+    # out[permutation[i]] = i
+    return out.scatter_(0, permutation, E.arange(permutation.numel(), device=permutation.device,
+                                                 dtype=permutation.dtype))
