@@ -312,7 +312,8 @@ def test_stft_return_complex_false_and_complex_input():
          lambda x: torch.stft(x, 8, window=torch.hann_window(8, dtype=torch.float64)), c, 1e-9)
 
 
-@pytest.mark.parametrize("kw", [k for k in _STFT if k.get("center", True)])
+# n_fft=1 is left out: torch 2.13's istft crashes on it (an internal min() of an empty tensor).
+@pytest.mark.parametrize("kw", [k for k in _STFT if k.get("center", True) and k["n_fft"] > 1])
 @pytest.mark.parametrize("shape", [(40,), (2, 37)])
 @pytest.mark.parametrize("extra", [0, None, 3])
 def test_istft(kw, shape, extra):
@@ -325,7 +326,10 @@ def test_istft(kw, shape, extra):
     try:
         torch.istft(spec, length=length, **_kw(torch, k))
     except RuntimeError:
-        pytest.skip("torch rejects this window/length combination")
+        # torch rejects this window/length combination (its window overlap check): so must we.
+        with pytest.raises(RuntimeError):
+            ember.istft(ember.tensor(_np(spec)), length=length, **_kw(ember, k, "cpu"))
+        return
     _run(lambda x: ember.istft(x, length=length, **_kw(ember, k, DEVICE)),
          lambda x: torch.istft(x, length=length, **_kw(torch, k)), _np(spec), 1e-9)
 
