@@ -20,6 +20,7 @@ from .functional import *  # noqa: F401,F403
 from .functional import (abs, all, any, max, min, pow, round, sum)  # noqa: F401  (shadow builtins)
 from .functional_extra import *  # noqa: F401,F403
 from .functional_more import *  # noqa: F401,F403
+from .functional_last import *  # noqa: F401,F403
 from ._torch_nn_aliases import *  # noqa: F401,F403
 from ._dlpack import from_dlpack  # noqa: F401  (also binds Tensor.__dlpack__)
 from ._complex import (angle, complex, conj, conj_physical, imag, is_conj,  # noqa: F401
