@@ -148,6 +148,8 @@ def set_flush_denormal(mode: bool) -> bool:
 
 _TENSOR_TYPES = {"FloatTensor": "float32", "DoubleTensor": "float64", "HalfTensor": "float16",
                  "BFloat16Tensor": "bfloat16"}
+_INT_TENSOR_TYPES = ("LongTensor", "IntTensor", "ShortTensor", "CharTensor", "ByteTensor",
+                     "BoolTensor")
 
 
 def set_default_tensor_type(t) -> None:
@@ -158,8 +160,11 @@ def set_default_tensor_type(t) -> None:
     from .backend.dtypes import set_default_dtype
     if isinstance(t, str):
         name = t.rsplit(".", 1)[-1]
+        if name in _INT_TENSOR_TYPES:
+            raise TypeError("only floating-point types are supported as the default type")
         if name not in _TENSOR_TYPES:
-            raise TypeError(f"invalid type: '{t}'")
+            # torch resolves the name as a module attribute, so an unknown one is this error.
+            raise AttributeError(f"module '{t.rsplit('.', 1)[0]}' has no attribute '{name}'")
         set_default_dtype(getattr(_dt, _TENSOR_TYPES[name]))
         return
     dt = getattr(t, "dtype", None)
@@ -299,6 +304,9 @@ class _IGammaBase(Primitive):
     def backward(self, grad):
         from . import functional as F
         from .functional_extra import lgamma
+        if self.needs_input_grad[0]:
+            name = "igammac" if self.upper else "igamma"
+            raise NotImplementedError(f"the derivative for '{name}: input' is not implemented.")
         a, x = self.saved_tensors
         a = a.detach()
         x = x.detach()
@@ -338,9 +346,23 @@ def _as_tensor_pair(a, b):
     return a, b
 
 
+def _check_float(name: str, *ts: Tensor) -> None:
+    for t in ts:
+        if not t.dtype.is_floating_point:
+            raise NotImplementedError(f"\"{name}_cpu\" not implemented for "
+                                      f"'{_dt_label(t.dtype)}'")
+
+
+def _dt_label(dt) -> str:
+    names = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
+             "uint8": "Byte", "bool": "Bool"}
+    return names.get(str(dt).rsplit(".", 1)[-1], str(dt))
+
+
 def igamma(input: Tensor, other: Tensor, *, out: Optional[Tensor] = None) -> Tensor:
     """Regularised lower incomplete gamma P(input, other)."""
     input, other = _as_tensor_pair(input, other)
+    _check_float("igamma", input, other)
     r = IGamma.apply(input, other)
     return _into(r, out)
 
@@ -348,6 +370,7 @@ def igamma(input: Tensor, other: Tensor, *, out: Optional[Tensor] = None) -> Ten
 def igammac(input: Tensor, other: Tensor, *, out: Optional[Tensor] = None) -> Tensor:
     """Regularised upper incomplete gamma Q(input, other) = 1 - P."""
     input, other = _as_tensor_pair(input, other)
+    _check_float("igammac", input, other)
     return _into(IGammaC.apply(input, other), out)
 
 

@@ -76,6 +76,12 @@ def test_igamma_edges_and_methods():
     np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-12)
     e2 = ember.tensor([1.5, 2.5]).igammac(ember.tensor([2.0, 1.0]))
     assert e2.dtype == ember.float32
+    for lib in (torch, ember):
+        a_req = lib.tensor([1.0, 2.0], requires_grad=True)
+        with pytest.raises(NotImplementedError, match="igamma: input"):
+            lib.igamma(a_req, lib.tensor([1.0, 2.0])).sum().backward()
+        with pytest.raises(NotImplementedError, match="Long"):
+            lib.igammac(lib.tensor([1, 2]), lib.tensor([1, 2]))
 
 
 # ----------------------------------------------------------------------------- flags/threads
@@ -134,9 +140,14 @@ def test_warn_always_flush_denormal_default_type():
         with pytest.warns(UserWarning):
             ember.set_default_tensor_type("torch.FloatTensor")
         assert ember.get_default_dtype() == ember.float32
-        with pytest.raises(TypeError), warnings.catch_warnings():
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ember.set_default_tensor_type("torch.Bogus")
+            for lib in (torch, ember):
+                with pytest.raises(TypeError):
+                    lib.set_default_tensor_type("torch.LongTensor")
+                with pytest.raises(AttributeError):
+                    lib.set_default_tensor_type("torch.Bogus")
+            assert ember.get_default_dtype() == ember.float32
     finally:
         ember.set_default_dtype(ember.float32)
 
