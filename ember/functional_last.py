@@ -230,6 +230,27 @@ def _lgamma_pos(xp, a):
     return xp.where(small, refl, lg)
 
 
+# Stirling series coefficients B_2k / (2k (2k - 1)) of log Gamma(a) - Stirling's formula.
+_STIRLING = (1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360, 1 / 156,
+             -3617 / 122400)
+
+
+def _log_prefactor_big(xp, a, x):
+    """log(x^a e^-x / Gamma(a)) for a >= 10 without cancelling terms of size a log a: with
+    x = a (1 + d) it is a (log1p(d) - d) + log(a / 2 pi) / 2 - (Stirling correction)."""
+    a = xp.where(a >= 10.0, a, 10.0)
+    d = (x - a) / a
+    inv = 1.0 / a
+    inv2 = inv * inv
+    corr = xp.zeros_like(a)
+    for c in reversed(_STIRLING):
+        corr = corr * inv2 + c
+    corr = corr * inv
+    with np.errstate(divide="ignore", invalid="ignore"):
+        main = a * (xp.log1p(d) - d)
+    return main + 0.5 * xp.log(a / (2 * math.pi)) - corr
+
+
 def _igamma_pair(xp, a, x, upper: bool):
     """P(a, x) (or Q with ``upper``) in float64: series below x = a + 1, continued fraction
     above (both to double precision), with torch's edge values."""
@@ -245,6 +266,7 @@ def _igamma_pair(xp, a, x, upper: bool):
     xx = xp.where(bad | xp.isinf(x), 1.0, x)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
         logpre = aa * xp.log(xp.where(xx > 0, xx, 1.0)) - xx - _lgamma_pos(xp, aa)
+        logpre = xp.where(aa >= 10.0, _log_prefactor_big(xp, aa, xx), logpre)
         pre = xp.where(xx > 0, xp.exp(logpre), 0.0)
         use_series = xx < aa + 1.0
         # Series: P = pre / a * sum_k x^k / ((a+1)...(a+k)).
