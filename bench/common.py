@@ -89,3 +89,19 @@ def compare_processes(script: str, case: str, number: int, repeat: int, warmup: 
             p.stdin.close()
             p.wait()
     return best["ember"], best["torch"]
+
+
+def gpu_time(step, sync, number: int = 50, repeat: int = 5, warmup: int = 5) -> float:
+    """Best seconds per call of ``step`` over ``repeat`` windows, each ended by ``sync()`` (the
+    device's synchronize): GPU work is asynchronous, so a window counts only when it is done."""
+    for _ in range(warmup):
+        step()
+    sync()
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            step()
+        sync()
+        best = min(best, (time.perf_counter() - t0) / number)
+    return best

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 import argparse
 
@@ -25,23 +24,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
 
 import ember  # noqa: E402
-from common import report  # noqa: E402
+from common import gpu_time, report  # noqa: E402
 from models import gpt  # noqa: E402
 from train import cnn, mlp  # noqa: E402
-
-
-def gpu_time(step, sync, number=50, repeat=5, warmup=5):
-    for _ in range(warmup):
-        step()
-    sync()
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            step()
-        sync()
-        best = min(best, (time.perf_counter() - t0) / number)
-    return best
 
 
 def make_step(lib, build, x_np, y_np, device):

@@ -16,6 +16,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import gpu_time  # noqa: E402
 
 
 def gpt2_small_shapes() -> list[tuple[int, ...]]:
@@ -28,17 +31,7 @@ def gpt2_small_shapes() -> list[tuple[int, ...]]:
 
 
 def _best(fn, sync, steps: int, repeat: int = 5) -> float:
-    for _ in range(3):
-        fn()
-    sync()
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            fn()
-        sync()
-        best = min(best, (time.perf_counter() - t0) / steps)
-    return best
+    return gpu_time(fn, sync, number=steps, repeat=repeat, warmup=3)
 
 
 def _host(fn, sync) -> float:
