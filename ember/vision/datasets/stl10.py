@@ -55,8 +55,9 @@ class STL10(Dataset):
             if self.split == "train+unlabeled":
                 unlabeled, _ = self._loadfile("unlabeled_X.bin")
                 self.data = np.concatenate((self.data, unlabeled))
+                # uint8 labels next to int64 -1s promote to int64, as in torchvision.
                 self.labels = np.concatenate(
-                    (self.labels, np.full(unlabeled.shape[0], -1, dtype=self.labels.dtype)))
+                    (self.labels, np.full(unlabeled.shape[0], -1, dtype=np.int64)))
         elif self.split == "unlabeled":
             self.data, _ = self._loadfile("unlabeled_X.bin")
             self.labels = np.asarray([-1] * self.data.shape[0])
