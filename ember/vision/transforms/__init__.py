@@ -11,10 +11,26 @@ from ...tensor import Tensor
 from . import functional
 from . import functional as F
 from .functional import InterpolationMode
+from ._autoaugment import (AugMix, AutoAugment, AutoAugmentPolicy, RandAugment,  # noqa: F401
+                           TrivialAugmentWide)
+from ._transforms_gap import (ColorJitter, ConvertImageDtype, ElasticTransform,  # noqa: F401
+                              FiveCrop, GaussianBlur, Grayscale, LinearTransformation,
+                              RandomAdjustSharpness, RandomAffine, RandomApply,
+                              RandomAutocontrast, RandomChoice, RandomEqualize, RandomErasing,
+                              RandomGrayscale, RandomInvert, RandomOrder, RandomPerspective,
+                              RandomPosterize, RandomResizedCrop, RandomRotation, RandomSolarize,
+                              TenCrop)
 
 __all__ = ["CenterCrop", "Compose", "InterpolationMode", "Lambda", "Normalize", "Pad",
            "PILToTensor", "RandomCrop", "RandomHorizontalFlip", "RandomVerticalFlip", "Resize",
            "ToPILImage", "ToTensor", "functional"]
+__all__ += ["AugMix", "AutoAugment", "AutoAugmentPolicy", "ColorJitter", "ConvertImageDtype",
+            "ElasticTransform", "FiveCrop", "GaussianBlur", "Grayscale", "LinearTransformation",
+            "RandAugment", "RandomAdjustSharpness", "RandomAffine", "RandomApply",
+            "RandomAutocontrast", "RandomChoice", "RandomEqualize", "RandomErasing",
+            "RandomGrayscale", "RandomInvert", "RandomOrder", "RandomPerspective",
+            "RandomPosterize", "RandomResizedCrop", "RandomRotation", "RandomSolarize",
+            "TenCrop", "TrivialAugmentWide"]
 
 
 def _rand() -> float:

@@ -347,3 +347,11 @@ def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size: int | 
         info = np.iinfo(arr.dtype)
         work = np.clip(np.round(work), info.min, info.max)
     return _rewrap(work.astype(arr.dtype), img)
+
+
+from ._functional_gap import (adjust_brightness, adjust_contrast, adjust_gamma,  # noqa: E402
+                              adjust_hue, adjust_saturation, adjust_sharpness, affine,
+                              autocontrast, convert_image_dtype, elastic_transform, equalize,
+                              erase, five_crop, gaussian_blur, invert, perspective, posterize,
+                              resized_crop, rgb_to_grayscale, rotate, solarize, ten_crop,
+                              to_grayscale)
