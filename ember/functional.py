@@ -9,7 +9,7 @@ import numbers
 import numpy as np
 
 from .backend import dtypes as _dt
-from .backend.device import host_checks_allowed
+from .backend.device import get_xp, host_checks_allowed
 from .amp.autocast_mode import autocast_op
 from .ops import registry as _reg
 from .ops.elementwise import (Abs, Acos, Add, Asin, Atan, Atan2, BitwiseAnd, BitwiseNot,
@@ -1594,13 +1594,19 @@ def histc(input, bins=100, min=0, max=0):
 
 def searchsorted(sorted_sequence, values, *, right=False, side=None):
     side = side or ("right" if right else "left")
-    s = sorted_sequence.detach().cpu()._data
-    v = values.detach().cpu()._data if isinstance(values, Tensor) else np.asarray(values)
+    # Searched on the sequence's own device (a CUDA input stays there, with no host copy).
+    dev = sorted_sequence.device
+    xp = get_xp(dev)
+
+    def arr(t):
+        a = t.detach()._data if isinstance(t, Tensor) else xp.asarray(t)
+        return a.astype(xp.float32) if _dt.is_bf16_array(a) else a
+    s, v = arr(sorted_sequence), arr(values)
     if s.ndim == 1:
-        r = np.searchsorted(s, v, side=side)
+        r = xp.searchsorted(s, v, side=side)
     else:
-        r = np.stack([np.searchsorted(a, b, side=side) for a, b in zip(s, v)])
-    return Tensor._from_array(np.asarray(r, dtype=np.int64))
+        r = xp.stack([xp.searchsorted(a, b, side=side) for a, b in zip(s, v)])
+    return Tensor._from_array(xp.asarray(r, dtype=xp.int64), dev=dev)
 
 
 def bucketize(input, boundaries, *, right=False):

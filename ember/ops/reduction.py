@@ -200,13 +200,13 @@ class _MaxMinDim(Primitive):
     def backward(self, g, gi):
         if len(self.in_shape) == 0:
             return g
-        idx = self._idx()
+        idx = self._idx(g.device)
         if not self.keepdim:
             g = g.unsqueeze(self.dim)
             idx = idx.unsqueeze(self.dim)
         return g.new_zeros(self.in_shape).scatter(self.dim, idx, g)
 
-    def _idx(self):
+    def _idx(self, dev):
         raise NotImplementedError
 
 
@@ -225,9 +225,10 @@ def _make_maxmin(name, argfn):
         self.indices = idx
         return vals, idx
 
-    def _idx(self):
+    def _idx(self, dev):
         from ..tensor import Tensor
-        return Tensor._from_array(self.indices)
+        # The gradient's device names the indices' one (not inferred from the array type).
+        return Tensor._from_array(self.indices, dev=dev)
 
     cls = type(name.title().replace("_", ""), (_MaxMinDim,),
                {"argfn": staticmethod(argfn), "forward": forward, "_idx": _idx})

@@ -10,7 +10,7 @@ import torch.distributions as TD
 
 import ember
 import ember.distributions as ED
-from oracle import DEVICE, dev_tensor, to_numpy
+from oracle import DEVICE, dev_tensor, device_default, to_numpy
 
 RNG = np.random.default_rng(11)
 LOC = RNG.standard_normal(4)
@@ -186,7 +186,8 @@ def _value_for(t, seed=0):
 def test_expand_like_torch(name):
     build, shape = EXPAND[name]
     t = build(torch, TD).expand(shape)
-    e = build(ember, ED).expand(list(shape))  # any sequence, as torch.Size accepts
+    with device_default():  # parameters given as numbers become tensors on the device
+        e = build(ember, ED).expand(list(shape))  # any sequence, as torch.Size accepts
     assert type(e) is getattr(ED, type(t).__name__)
     assert tuple(e.batch_shape) == tuple(t.batch_shape) == tuple(shape)
     assert tuple(e.event_shape) == tuple(t.event_shape)
