@@ -13,6 +13,7 @@ import ember.nn as enn
 import ember.nn.utils as eu
 import torch.nn.utils as tu
 import torch.nn.utils.prune  # noqa: F401  (torch does not import it with nn.utils)
+from oracle import device_default, to_numpy
 
 
 def _e(t):
@@ -20,7 +21,14 @@ def _e(t):
 
 
 def _np(t):
-    return t.detach().numpy()
+    return to_numpy(t)
+
+
+@pytest.fixture(autouse=True)
+def _on_device():
+    """Every ember tensor and module these tests make is made on the device under test."""
+    with device_default():
+        yield
 
 
 def _pair(seed=0, cls="Linear", args=(4, 3)):
