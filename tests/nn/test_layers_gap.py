@@ -10,8 +10,16 @@ import torch
 import ember as E
 import ember.nn as nn
 import ember.nn.functional as F
+from oracle import device_default, to_numpy
 
 RNG = np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True)
+def _on_device():
+    """Every ember tensor and module these tests make is made on the device under test."""
+    with device_default():
+        yield
 
 
 def _pair(shape, scale=1.0):
@@ -20,14 +28,14 @@ def _pair(shape, scale=1.0):
 
 
 def _same(e, t, tol=1e-9):
-    np.testing.assert_allclose(e.detach().numpy(), t.detach().numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(to_numpy(e), t.detach().numpy(), rtol=tol, atol=tol)
 
 
 def _check_fn(fe, ft, *shapes, tol=1e-9, scale=1.0, positive=False):
     """Forward and (for float outputs) gradient against torch on float64 inputs."""
     pairs = [_pair(s, scale) for s in shapes]
     if positive:
-        pairs = [(E.tensor(np.abs(p[0].detach().numpy()) + 0.1, requires_grad=True),
+        pairs = [(E.tensor(np.abs(to_numpy(p[0])) + 0.1, requires_grad=True),
                   torch.tensor(np.abs(p[1].detach().numpy()) + 0.1, requires_grad=True))
                  for p in pairs]
     oe = fe(*[p[0] for p in pairs])
@@ -147,7 +155,7 @@ def test_cross_map_lrn2d_matches_torch():
         d = np.zeros_like(a)
         d[i] = 1e-6
         num[i] = float(m_t(torch.tensor(a + d)).sum() - m_t(torch.tensor(a - d)).sum()) / 2e-6
-    np.testing.assert_allclose(xe.grad.numpy(), num, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(to_numpy(xe.grad), num, rtol=1e-5, atol=1e-7)
     with pytest.raises(ValueError):
         nn.CrossMapLRN2d(3)(E.randn(2, 3, 4))
 
@@ -248,7 +256,7 @@ def test_feature_dropouts_zero_whole_channels():
     for fn, shape in ((F.dropout1d, (64, 32, 5)), (F.dropout3d, (32, 32, 2, 2, 3)),
                       (F.dropout1d, (256, 7))):
         x = E.ones(*shape)
-        y = fn(x, 0.3, True).numpy()
+        y = to_numpy(fn(x, 0.3, True))
         flat = y.reshape(shape[0] * shape[1], -1) if len(shape) > 2 else y
         # Each channel is all zeros or all 1/(1-p).
         assert np.all((flat.min(-1) == flat.max(-1)))
@@ -267,7 +275,7 @@ def test_alpha_dropout_statistics():
     E.manual_seed(1)
     a = RNG.standard_normal(200000)
     x = E.tensor(a)
-    y = F.alpha_dropout(x, 0.2, True).numpy()
+    y = to_numpy(F.alpha_dropout(x, 0.2, True))
     # torch's affine constants, from the formula (not from ember).
     alpha = 1.0507009873554805 * 1.6732632423543772
     ca = ((1 - 0.2) * (1 + 0.2 * alpha ** 2)) ** -0.5
@@ -279,8 +287,8 @@ def test_alpha_dropout_statistics():
     assert F.alpha_dropout(x, 0.2) is x  # training defaults to False, as torch
     m = nn.AlphaDropout(0.2)
     assert float(m.eval()(x).sum()) == pytest.approx(a.sum())
-    yf = F.feature_alpha_dropout(E.tensor(RNG.standard_normal((400, 50, 6))), 0.25,
-                                 True).numpy()
+    yf = to_numpy(F.feature_alpha_dropout(E.tensor(RNG.standard_normal((400, 50, 6))), 0.25,
+                                          True))
     ca2 = ((1 - 0.25) * (1 + 0.25 * alpha ** 2)) ** -0.5
     dv = ca2 * (-alpha) + ca2 * alpha * 0.25
     dropped = np.isclose(yf, dv)
@@ -292,16 +300,16 @@ def test_alpha_dropout_statistics():
 def test_rrelu_training_slopes():
     E.manual_seed(2)
     a = -np.abs(RNG.standard_normal(20000)) - 0.1
-    y = F.rrelu(E.tensor(a), 0.1, 0.3, training=True).numpy()
+    y = to_numpy(F.rrelu(E.tensor(a), 0.1, 0.3, training=True))
     slope = y / a
     assert slope.min() >= 0.1 and slope.max() <= 0.3
     assert abs(slope.mean() - 0.2) < 0.005
     pos = np.abs(a)
-    np.testing.assert_array_equal(F.rrelu(E.tensor(pos), training=True).numpy(), pos)
+    np.testing.assert_array_equal(to_numpy(F.rrelu(E.tensor(pos), training=True)), pos)
     x = E.tensor(a.copy())
     r = F.rrelu_(x)
     assert r is x
-    np.testing.assert_allclose(x.numpy(), a * (1 / 8 + 1 / 3) / 2)
+    np.testing.assert_allclose(to_numpy(x), a * (1 / 8 + 1 / 3) / 2)
 
 
 def test_errors_match_torch():
