@@ -11,7 +11,8 @@ from .boxes import (batched_nms, box_area, box_convert, box_iou,  # noqa: F401
                     generalized_box_iou, masks_to_boxes, nms, remove_small_boxes)
 from .losses import (complete_box_iou_loss, distance_box_iou_loss,  # noqa: F401
                      generalized_box_iou_loss, sigmoid_focal_loss)
-from .roi import RoIAlign, RoIPool, roi_align, roi_pool  # noqa: F401
+from .roi import (PSRoIAlign, PSRoIPool, RoIAlign, RoIPool, ps_roi_align,  # noqa: F401
+                  ps_roi_pool, roi_align, roi_pool)
 from .layers import (DropBlock2d, FeaturePyramidNetwork, FrozenBatchNorm2d,  # noqa: F401
                      drop_block2d)
 
@@ -20,5 +21,6 @@ __all__ = ["Conv2dNormActivation", "MLP", "Permute", "SqueezeExcitation", "Stoch
            "clip_boxes_to_image", "complete_box_iou", "distance_box_iou", "generalized_box_iou",
            "masks_to_boxes", "nms", "remove_small_boxes", "complete_box_iou_loss",
            "distance_box_iou_loss", "generalized_box_iou_loss", "sigmoid_focal_loss",
-           "RoIAlign", "RoIPool", "roi_align", "roi_pool", "DropBlock2d",
+           "RoIAlign", "RoIPool", "roi_align", "roi_pool", "PSRoIAlign", "PSRoIPool",
+           "ps_roi_align", "ps_roi_pool", "DropBlock2d",
            "FeaturePyramidNetwork", "FrozenBatchNorm2d", "drop_block2d"]

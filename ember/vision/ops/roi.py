@@ -11,7 +11,8 @@ import ember as E
 from ...nn.modules.module import Module
 from ...tensor import Tensor
 
-__all__ = ["roi_align", "RoIAlign", "roi_pool", "RoIPool"]
+__all__ = ["roi_align", "RoIAlign", "roi_pool", "RoIPool", "ps_roi_align", "PSRoIAlign",
+           "ps_roi_pool", "PSRoIPool"]
 
 
 def _pair(v) -> tuple[int, int]:
@@ -47,18 +48,22 @@ def roi_align(input: Tensor, boxes, output_size, spatial_scale: float = 1.0,
     Returns ``(K, C, output_size[0], output_size[1])``.
     """
     ph_n, pw_n = _pair(output_size)
+    return _align(input, _rois_host(boxes), ph_n, pw_n, spatial_scale, sampling_ratio,
+                  0.5 if aligned else 0.0, not aligned)
+
+
+def _align(input: Tensor, rois: np.ndarray, ph_n: int, pw_n: int, spatial_scale: float,
+           sampling_ratio: int, off: float, min_one: bool) -> Tensor:
     n, c, h, w = input.shape
-    rois = _rois_host(boxes)
     k = len(rois)
     if k == 0:
         return E.zeros((0, c, ph_n, pw_n), dtype=input.dtype, device=input.device)
-    off = 0.5 if aligned else 0.0
     plans = []
     for r in rois:
         b = int(r[0])
         x1, y1 = r[1] * spatial_scale - off, r[2] * spatial_scale - off
         rw, rh = r[3] * spatial_scale - off - x1, r[4] * spatial_scale - off - y1
-        if not aligned:
+        if min_one:
             rw, rh = max(rw, 1.0), max(rh, 1.0)
         bh, bw = rh / ph_n, rw / pw_n
         gh = sampling_ratio if sampling_ratio > 0 else int(math.ceil(rh / ph_n))
@@ -126,8 +131,12 @@ def _round_half_away(v: float) -> int:
 def roi_pool(input: Tensor, boxes, output_size, spatial_scale: float = 1.0) -> Tensor:
     """RoI max pooling (Girshick, 2015) over integer-quantised bins; empty bins give 0."""
     ph_n, pw_n = _pair(output_size)
+    return _pool(input, _rois_host(boxes), ph_n, pw_n, spatial_scale, 1, "max")
+
+
+def _pool(input: Tensor, rois: np.ndarray, ph_n: int, pw_n: int, spatial_scale: float,
+          extra: int, how: str) -> Tensor:
     n, c, h, w = input.shape
-    rois = _rois_host(boxes)
     k = len(rois)
     if k == 0:
         return E.zeros((0, c, ph_n, pw_n), dtype=input.dtype, device=input.device)
@@ -136,7 +145,7 @@ def roi_pool(input: Tensor, boxes, output_size, spatial_scale: float = 1.0) -> T
         b = int(r[0])
         xs, ys = _round_half_away(r[1] * spatial_scale), _round_half_away(r[2] * spatial_scale)
         xe, ye = _round_half_away(r[3] * spatial_scale), _round_half_away(r[4] * spatial_scale)
-        rw, rh = max(xe - xs + 1, 1), max(ye - ys + 1, 1)
+        rw, rh = max(xe - xs + extra, 1), max(ye - ys + extra, 1)
         bh, bw = rh / ph_n, rw / pw_n
         for p in range(ph_n):
             hs = min(max(int(math.floor(p * bh)) + ys, 0), h)
@@ -154,8 +163,11 @@ def roi_pool(input: Tensor, boxes, output_size, spatial_scale: float = 1.0) -> T
         mask[i, :len(cells)] = True
     vals = _gather(input, idx)                                     # (C, B, G)
     m = E.tensor(mask, device=input.device)
-    neg = E.full_like(vals, -math.inf) if input.dtype.is_floating_point else None
-    best = E.where(m, vals, neg).max(dim=-1)[0]                    # (C, B)
+    if how == "max":
+        best = E.where(m, vals, E.full_like(vals, -math.inf)).max(dim=-1)[0]   # (C, B)
+    else:
+        area = E.tensor(np.maximum(mask.sum(1), 1), dtype=input.dtype, device=input.device)
+        best = E.where(m, vals, E.zeros_like(vals)).sum(dim=-1) / area
     empty = E.tensor(~mask.any(1), device=input.device)
     best = E.where(empty, E.zeros_like(best), best)
     return best.reshape(c, k, ph_n, pw_n).permute(1, 0, 2, 3)
@@ -171,6 +183,75 @@ class RoIPool(Module):
 
     def forward(self, input: Tensor, rois) -> Tensor:
         return roi_pool(input, rois, self.output_size, self.spatial_scale)
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}(output_size={self.output_size}, "
+                f"spatial_scale={self.spatial_scale})")
+
+
+def _position_sensitive(full: Tensor, ph_n: int, pw_n: int) -> Tensor:
+    # Output channel c at bin (i, j) reads input channel (c * PH + i) * PW + j: take the
+    # "diagonal" of the per-channel pooled map.
+    k, c = full.shape[:2]
+    p = ph_n * pw_n
+    if c % p != 0:
+        raise RuntimeError("input channels must be a multiple of pooling height * pooling "
+                           "width")
+    ar = E.arange(p, device=full.device)
+    diag = full.reshape(k, c // p, p, p)[:, :, ar, ar]
+    return diag.reshape(k, c // p, ph_n, pw_n)
+
+
+def ps_roi_align(input: Tensor, boxes, output_size, spatial_scale: float = 1.0,
+                 sampling_ratio: int = -1) -> Tensor:
+    """Position-sensitive RoI Align (R-FCN): ``(K, C / (PH * PW), PH, PW)``."""
+    ph_n, pw_n = _pair(output_size)
+    if input.shape[1] % (ph_n * pw_n) != 0:
+        raise RuntimeError("input channels must be a multiple of pooling height * pooling "
+                           "width")
+    full = _align(input, _rois_host(boxes), ph_n, pw_n, spatial_scale, sampling_ratio, 0.5,
+                  False)
+    return _position_sensitive(full, ph_n, pw_n)
+
+
+def ps_roi_pool(input: Tensor, boxes, output_size, spatial_scale: float = 1.0) -> Tensor:
+    """Position-sensitive RoI average pooling (R-FCN): ``(K, C / (PH * PW), PH, PW)``."""
+    ph_n, pw_n = _pair(output_size)
+    if input.shape[1] % (ph_n * pw_n) != 0:
+        raise RuntimeError("input channels must be a multiple of pooling height * pooling "
+                           "width")
+    full = _pool(input, _rois_host(boxes), ph_n, pw_n, spatial_scale, 0, "mean")
+    return _position_sensitive(full, ph_n, pw_n)
+
+
+class PSRoIAlign(Module):
+    """Module form of :func:`ps_roi_align`."""
+
+    def __init__(self, output_size, spatial_scale: float, sampling_ratio: int) -> None:
+        super().__init__()
+        self.output_size = output_size
+        self.spatial_scale = spatial_scale
+        self.sampling_ratio = sampling_ratio
+
+    def forward(self, input: Tensor, rois) -> Tensor:
+        return ps_roi_align(input, rois, self.output_size, self.spatial_scale,
+                            self.sampling_ratio)
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}(output_size={self.output_size}, "
+                f"spatial_scale={self.spatial_scale}, sampling_ratio={self.sampling_ratio})")
+
+
+class PSRoIPool(Module):
+    """Module form of :func:`ps_roi_pool`."""
+
+    def __init__(self, output_size, spatial_scale: float) -> None:
+        super().__init__()
+        self.output_size = output_size
+        self.spatial_scale = spatial_scale
+
+    def forward(self, input: Tensor, rois) -> Tensor:
+        return ps_roi_pool(input, rois, self.output_size, self.spatial_scale)
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(output_size={self.output_size}, "
