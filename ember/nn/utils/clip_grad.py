@@ -80,6 +80,11 @@ def clip_grad_value_(parameters: _Params, clip_value: float, foreach=None) -> No
     """Clamp every gradient element into ``[-clip_value, clip_value]``."""
     clip_value = float(clip_value)
     for g in _grads(parameters):
+        if g.device.type != "cpu":
+            # A device op: NumPy cannot write into a CuPy (or bfloat16) array in place.
+            with E.no_grad():
+                g.clamp_(-clip_value, clip_value)
+            continue
         np.clip(g._data, -clip_value, clip_value, out=g._data)
         g._version[0] += 1
 
