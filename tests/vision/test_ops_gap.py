@@ -465,3 +465,30 @@ def test_ps_roi_align_and_pool():
                                _ref_ps_pool(x, rois, 2, 3, 0.5), rtol=1e-10)
     with pytest.raises(RuntimeError):
         ops.ps_roi_align(E.tensor(x[:, :5]), E.tensor(rois), 2)
+
+
+def test_multiscale_roi_align_level_assignment():
+    rng = np.random.default_rng(12)
+    img_shapes = [(64, 64), (60, 64)]
+    feats = {"p2": rng.normal(size=(2, 3, 16, 16)), "p3": rng.normal(size=(2, 3, 8, 8)),
+             "p4": rng.normal(size=(2, 3, 4, 4))}
+    # sqrt(area) 6.9, 64, 29.6, 40 -> levels 2 (clamped), 4, 2, 3
+    boxes = [np.array([[2.0, 3.0, 10.0, 9.0], [0.0, 0.0, 64.0, 64.0]]),
+             np.array([[5.0, 5.0, 40.0, 30.0], [5.0, 5.0, 45.0, 45.0]])]
+    m = ops.MultiScaleRoIAlign(["p2", "p3", "p4"], 3, 2, canonical_scale=32,
+                               canonical_level=3)
+    xe = {k: E.tensor(v, requires_grad=True) for k, v in feats.items()}
+    out = m(xe, [E.tensor(b) for b in boxes], img_shapes)
+    assert out.shape == (4, 3, 3, 3)
+    scales = {"p2": 0.25, "p3": 0.125, "p4": 0.0625}
+    rois = np.concatenate([np.concatenate([np.full((len(b), 1), i), b], 1)
+                           for i, b in enumerate(boxes)])
+    for r, o in zip(rois, out.detach().numpy()):
+        s = math.sqrt((r[3] - r[1]) * (r[4] - r[2]))
+        lvl = min(max(math.floor(3 + math.log2(s / 32) + 1e-6), 2), 4)
+        name = f"p{lvl}"
+        ref = _ref_roi_align(feats[name], r[None], 3, 3, scales[name], 2, False)[0]
+        np.testing.assert_allclose(o, ref, rtol=1e-10, atol=1e-12)
+    out.sum().backward()
+    assert all(float(abs(v.grad).sum()) > 0 for v in xe.values())
+    assert "MultiScaleRoIAlign(featmap_names=['p2', 'p3', 'p4'], output_size=(3, 3)" in repr(m)

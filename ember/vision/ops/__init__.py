@@ -13,6 +13,7 @@ from .losses import (complete_box_iou_loss, distance_box_iou_loss,  # noqa: F401
                      generalized_box_iou_loss, sigmoid_focal_loss)
 from .roi import (PSRoIAlign, PSRoIPool, RoIAlign, RoIPool, ps_roi_align,  # noqa: F401
                   ps_roi_pool, roi_align, roi_pool)
+from .poolers import MultiScaleRoIAlign  # noqa: F401
 from .layers import (DropBlock2d, FeaturePyramidNetwork, FrozenBatchNorm2d,  # noqa: F401
                      drop_block2d)
 
@@ -22,5 +23,5 @@ __all__ = ["Conv2dNormActivation", "MLP", "Permute", "SqueezeExcitation", "Stoch
            "masks_to_boxes", "nms", "remove_small_boxes", "complete_box_iou_loss",
            "distance_box_iou_loss", "generalized_box_iou_loss", "sigmoid_focal_loss",
            "RoIAlign", "RoIPool", "roi_align", "roi_pool", "PSRoIAlign", "PSRoIPool",
-           "ps_roi_align", "ps_roi_pool", "DropBlock2d",
+           "ps_roi_align", "ps_roi_pool", "MultiScaleRoIAlign", "DropBlock2d",
            "FeaturePyramidNetwork", "FrozenBatchNorm2d", "drop_block2d"]
