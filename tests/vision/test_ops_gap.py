@@ -492,3 +492,16 @@ def test_multiscale_roi_align_level_assignment():
     out.sum().backward()
     assert all(float(abs(v.grad).sum()) > 0 for v in xe.values())
     assert "MultiScaleRoIAlign(featmap_names=['p2', 'p3', 'p4'], output_size=(3, 3)" in repr(m)
+
+
+def test_nms_ties_and_empty():
+    b = E.tensor([[0.0, 0.0, 1.0, 1.0], [5.0, 5.0, 6.0, 6.0], [0.0, 0.0, 1.0, 1.0]])
+    # equal scores: the earlier index wins, the identical later box is suppressed
+    assert ops.nms(b, E.tensor([0.5, 0.5, 0.5]), 0.5).tolist() == [0, 1]
+    assert ops.nms(b, E.tensor([0.4, 0.5, 0.6]), 0.5).tolist() == [2, 1]
+    # IoU exactly at the threshold is kept (suppression needs IoU > threshold)
+    half = E.tensor([[0.0, 0.0, 2.0, 1.0], [1.0, 0.0, 3.0, 1.0]])  # IoU = 1/3
+    assert ops.nms(half, E.tensor([0.9, 0.8]), 1 / 3).tolist() == [0, 1]
+    assert ops.nms(half, E.tensor([0.9, 0.8]), 0.33).tolist() == [0]
+    empty = ops.nms(E.zeros((0, 4)), E.zeros((0,)), 0.5)
+    assert empty.shape == (0,) and empty.dtype == E.int64
