@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 import ember
+from oracle import to_numpy
 
 SHAPES = {"w1": (4, 5), "b1": (5,), "w2": (5, 3)}
 
@@ -108,7 +109,7 @@ def assert_same_structure(ours, theirs, rtol: float, atol: float, path: str = ""
         assert isinstance(ours, ember.Tensor), f"{path}: {type(ours)} is not a Tensor"
         assert str(ours.dtype) == str(theirs.dtype), f"{path}: {ours.dtype} vs {theirs.dtype}"
         assert tuple(ours.shape) == tuple(theirs.shape), path
-        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=rtol, atol=atol,
+        np.testing.assert_allclose(to_numpy(ours), theirs.numpy(), rtol=rtol, atol=atol,
                                    err_msg=path)
     elif isinstance(theirs, dict):
         assert isinstance(ours, dict), path

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import ember
+from oracle import DEVICE, to_numpy
 from optim_helpers import (assert_same_structure, assert_trajectories_close, run, to_ember,
                            to_torch)
 
@@ -66,13 +67,14 @@ def test_adafactor_3d_parameter():
     w0 = rng.standard_normal((2, 3, 4))
     res = []
     for lib in (ember, torch):
-        w = lib.tensor(w0, dtype=lib.float64, requires_grad=True)
+        dev = {} if lib is torch else {"device": DEVICE}  # ember on the device under test
+        w = lib.tensor(w0, dtype=lib.float64, requires_grad=True, **dev)
         opt = lib.optim.Adafactor([w], lr=0.1)
         for _ in range(4):
             opt.zero_grad()
             (w ** 3).sum().backward()
             opt.step()
-        res.append((w.detach().numpy(), opt.state_dict()))
+        res.append((to_numpy(w), opt.state_dict()))
     np.testing.assert_allclose(res[0][0], res[1][0], rtol=1e-10, atol=1e-12)
     assert_same_structure(res[0][1], res[1][1], 1e-10, 1e-12)
 
@@ -82,8 +84,8 @@ class _CooGrad:
     is_sparse = True
 
     def __init__(self, tgrad: torch.Tensor) -> None:
-        self._i = ember.tensor(tgrad._indices().numpy())
-        self._v = ember.tensor(tgrad._values().numpy())
+        self._i = ember.tensor(tgrad._indices().numpy(), device=DEVICE)
+        self._v = ember.tensor(tgrad._values().numpy(), device=DEVICE)
 
     def _indices(self):
         return self._i
@@ -98,7 +100,7 @@ def test_sparse_adam_with_coo_gradients(maximize):
     rng = np.random.default_rng(5)
     w0 = rng.standard_normal((6, 3))
     tw = torch.tensor(w0, requires_grad=True)
-    ew = ember.tensor(w0, requires_grad=True)
+    ew = ember.tensor(w0, requires_grad=True, device=DEVICE)
     topt = torch.optim.SparseAdam([tw], lr=0.1, maximize=maximize)
     eopt = ember.optim.SparseAdam([ew], lr=0.1, maximize=maximize)
     for k in range(5):
@@ -111,7 +113,7 @@ def test_sparse_adam_with_coo_gradients(maximize):
         ew.grad = _CooGrad(tg)
         topt.step()
         eopt.step()
-        np.testing.assert_allclose(ew.detach().numpy(), tw.detach().numpy(), rtol=1e-10,
+        np.testing.assert_allclose(to_numpy(ew), tw.detach().numpy(), rtol=1e-10,
                                    atol=1e-12)
     assert_same_structure(eopt.state_dict(), topt.state_dict(), 1e-10, 1e-12)
 
