@@ -2,11 +2,13 @@
 run with ``lib=torch`` and ``lib=ember``, and converters of state dicts between the two."""
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import torch
 
 import ember
-from oracle import to_numpy
+from oracle import device_default, to_numpy
 
 SHAPES = {"w1": (4, 5), "b1": (5,), "w2": (5, 3)}
 
@@ -53,6 +55,13 @@ def run(lib, opt_cls_name: str, kwargs: dict, dtype: str, steps: int = 20,
     float32 runs compare the optimizers' arithmetic alone, not two autograd engines.
     """
     arrays = initial_arrays() if arrays is None else arrays
+    # ember's parameters, data and gradients on the device under test.
+    with device_default() if lib is ember else contextlib.nullcontext():
+        return _run(lib, opt_cls_name, kwargs, dtype, steps, groups, arrays, opt_state,
+                    grad_source)
+
+
+def _run(lib, opt_cls_name, kwargs, dtype, steps, groups, arrays, opt_state, grad_source):
     params = make_params(lib, arrays, dtype)
     xa, ya = data()
     x = lib.tensor(xa, dtype=getattr(lib, dtype))
@@ -72,11 +81,11 @@ def run(lib, opt_cls_name: str, kwargs: dict, dtype: str, steps: int = 20,
             loss = objective(lib, params, x, y)
             loss.backward()
         else:
-            values = [p.detach().numpy().astype(np.float64) for p in params]
+            values = [to_numpy(p).astype(np.float64) for p in params]
             for p, g in zip(params, numpy_grads(values, xa, ya)):
                 p.grad = lib.tensor(g, dtype=getattr(lib, dtype))
         opt.step()
-        traj.append(np.concatenate([p.detach().numpy().astype(np.float64).ravel()
+        traj.append(np.concatenate([to_numpy(p).astype(np.float64).ravel()
                                     for p in params]))
     return np.stack(traj), opt, params
 
@@ -95,7 +104,7 @@ def to_ember(value):
 def to_torch(value):
     """Convert a (nested) ember state dict into torch tensors, keeping dtypes."""
     if isinstance(value, ember.Tensor):
-        return torch.tensor(value.detach().numpy(), dtype=getattr(torch, str(value.dtype)[6:]))
+        return torch.tensor(to_numpy(value), dtype=getattr(torch, str(value.dtype)[6:]))
     if isinstance(value, dict):
         return {k: to_torch(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

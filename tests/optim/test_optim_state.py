@@ -11,6 +11,7 @@ import pytest
 from optim_helpers import assert_same_structure, initial_arrays, run, to_ember, to_torch
 
 import ember
+from oracle import to_numpy
 import torch
 
 STATE_CONFIGS = [
@@ -54,7 +55,7 @@ def test_load_torch_state_then_continue(name, kwargs):
 @pytest.mark.parametrize("name,kwargs", STATE_CONFIGS)
 def test_ember_state_loads_into_torch(name, kwargs):
     _, e_opt, e_params = run(ember, name, kwargs, "float64", steps=5, groups=True)
-    arrays = {k: p.detach().numpy().copy() for k, p in zip(initial_arrays(), e_params)}
+    arrays = {k: to_numpy(p).copy() for k, p in zip(initial_arrays(), e_params)}
     saved = e_opt.state_dict()
     theirs = _continue(torch, name, kwargs, arrays, to_torch(saved))
     ours = _continue(ember, name, kwargs, arrays, copy.deepcopy(saved))
