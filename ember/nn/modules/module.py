@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import itertools
 from collections import OrderedDict, namedtuple
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, TypeVar
 
 import ember as E
 from ...tensor import Tensor
@@ -48,6 +48,10 @@ def _addindent(s: str, n: int) -> str:
 
 _global_forward_pre_hooks: dict = OrderedDict()
 _global_forward_hooks: dict = OrderedDict()
+_global_backward_hooks: dict = OrderedDict()
+_global_backward_pre_hooks: dict = OrderedDict()
+
+T_destination = TypeVar("T_destination", bound=dict)
 
 
 class Module:
@@ -91,6 +95,9 @@ class Module:
         sa(self, "_load_state_dict_pre_hooks", OrderedDict())
 
     forward: Callable[..., Any]
+    dump_patches: bool = False
+    _version: int = 1
+    T_destination = T_destination
 
     def forward(self, *input):  # noqa: F811
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
@@ -356,9 +363,10 @@ class Module:
                     p.grad.requires_grad_(False)
                 p.grad.zero_()
 
-    def _apply(self, fn: Callable[[Tensor], Tensor]) -> "Module":
-        for m in self.children():
-            m._apply(fn)
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> "Module":
+        if recurse:
+            for m in self.children():
+                m._apply(fn)
         from ...autograd.grad_mode import no_grad
         with no_grad():
             for key, p in self._parameters.items():
@@ -436,6 +444,8 @@ class Module:
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent_buffers_set:
                 destination[prefix + name] = b if keep_vars else b.detach()
+        if type(self).get_extra_state is not Module.get_extra_state:
+            destination[prefix + _EXTRA_STATE_KEY_SUFFIX] = self.get_extra_state()
 
     def state_dict(self, *args, destination=None, prefix: str = "", keep_vars: bool = False):
         """Parameters and persistent buffers by dotted name, in registration order."""
@@ -445,6 +455,8 @@ class Module:
             keep_vars = args[2] if len(args) > 2 else keep_vars
         if destination is None:
             destination = OrderedDict()
+        for hook in self.__dict__.get("_state_dict_pre_hooks", {}).values():
+            hook(self, prefix, keep_vars)
         self._save_to_state_dict(destination, prefix, keep_vars)
         for name, m in self._modules.items():
             if m is not None:
@@ -462,6 +474,7 @@ class Module:
         local += [(k, v) for k, v in self._buffers.items()
                   if v is not None and k not in self._non_persistent_buffers_set]
         from ...autograd.grad_mode import no_grad
+        assign = bool(local_metadata.get("assign_to_params_buffers", False))
         for name, param in local:
             key = prefix + name
             if key not in state_dict:
@@ -475,11 +488,24 @@ class Module:
                                   f"{val.shape} from checkpoint, the shape in current model is "
                                   f"{param.shape}.")
                 continue
+            if assign:
+                _assign_loaded(self, name, param, val)
+                continue
             with no_grad():
                 param.copy_(val)
+        extra_key = prefix + _EXTRA_STATE_KEY_SUFFIX
+        if type(self).set_extra_state is not Module.set_extra_state:
+            if extra_key in state_dict:
+                self.set_extra_state(state_dict[extra_key])
+            elif strict:
+                missing_keys.append(extra_key)
+        elif strict and extra_key in state_dict:
+            unexpected_keys.append(extra_key)
         # torch reports unexpected keys even when strict=False (it just does not raise).
         for key in state_dict:
             if key.startswith(prefix):
+                if key == extra_key:
+                    continue
                 rest = key[len(prefix):]
                 head = rest.split(".", 1)[0]
                 if head not in self._modules and head not in dict(local):
@@ -493,14 +519,25 @@ class Module:
         unexpected: list = []
         errors: list = []
 
+        meta = {"assign_to_params_buffers": True} if assign else {}
+
         def load(module, prefix=""):
             for hook in module._load_state_dict_pre_hooks.values():
-                hook(state_dict, prefix, {}, True, missing, unexpected, errors)
-            module._load_from_state_dict(state_dict, prefix, {}, True, missing, unexpected,
+                hook(state_dict, prefix, meta, True, missing, unexpected, errors)
+            module._load_from_state_dict(state_dict, prefix, meta, True, missing, unexpected,
                                          errors)
             for name, child in module._modules.items():
                 if child is not None:
                     load(child, prefix + name + ".")
+            # As torch: each module's post hooks see the shared (mutable) key lists.
+            keys = _IncompatibleKeys(missing, unexpected)
+            for hook in module.__dict__.get("_load_state_dict_post_hooks", {}).values():
+                if hook(module, keys) is not None:
+                    raise AssertionError("Hooks registered with "
+                                         "``register_load_state_dict_post_hook`` are not "
+                                         "expected to return new values, if "
+                                         "incompatible_keys need to be modified, it should "
+                                         "be done inplace.")
         load(self)
         if strict:
             if unexpected:
@@ -520,6 +557,46 @@ class Module:
         return h
 
     _register_state_dict_hook = register_state_dict_post_hook
+
+    def register_state_dict_pre_hook(self, hook) -> RemovableHandle:
+        """``hook(module, prefix, keep_vars)`` runs before ``state_dict`` saves anything."""
+        hooks = self.__dict__.setdefault("_state_dict_pre_hooks", OrderedDict())
+        h = RemovableHandle(hooks)
+        hooks[h.id] = hook
+        return h
+
+    def register_load_state_dict_post_hook(self, hook) -> RemovableHandle:
+        """``hook(module, incompatible_keys)`` after ``load_state_dict``; it may edit the
+        key lists in place (e.g. clear them) before strict checking."""
+        hooks = self.__dict__.setdefault("_load_state_dict_post_hooks", OrderedDict())
+        h = RemovableHandle(hooks)
+        hooks[h.id] = hook
+        return h
+
+    def get_extra_state(self) -> Any:
+        """Extra picklable state saved under ``_extra_state`` when a subclass overrides it."""
+        raise RuntimeError("Reached a code path in Module.get_extra_state() that should never be "
+                           "called. Please file an issue at https://github.com/pytorch/pytorch/"
+                           "issues/new?template=bug-report.yml to report this bug.")
+
+    def set_extra_state(self, state: Any) -> None:
+        """Restore what ``get_extra_state`` returned (override both together)."""
+        raise RuntimeError("Reached a code path in Module.set_extra_state() that should never be "
+                           "called. Please file an issue at https://github.com/pytorch/pytorch/"
+                           "issues/new?template=bug-report.yml to report this bug.")
+
+    def set_submodule(self, target: str, module: "Module", strict: bool = False) -> None:
+        """Replace (or, unless ``strict``, add) the sub-module at dotted path ``target``."""
+        _extras.set_submodule(self, target, module, strict)
+
+    def to_empty(self, *, device, recurse: bool = True) -> "Module":
+        """Move parameters and buffers to ``device`` as uninitialised storage."""
+        return self._apply(lambda t: E.empty_like(t, device=device), recurse=recurse)
+
+    def compile(self, *args, **kwargs) -> None:
+        """Compile this module's ``__call__`` with ``ember.compile`` (in place, as torch)."""
+        object.__setattr__(self, "_compiled_call_impl", E.compile(self._call_impl, *args,
+                                                                  **kwargs))
 
     def register_load_state_dict_pre_hook(self, hook) -> RemovableHandle:
         h = RemovableHandle(self._load_state_dict_pre_hooks)
@@ -576,7 +653,8 @@ class Module:
     def _call_impl(self, *args, **kwargs):
         if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
                 or self._backward_pre_hooks or _global_forward_pre_hooks
-                or _global_forward_hooks):
+                or _global_forward_hooks or _global_backward_hooks
+                or _global_backward_pre_hooks):
             return self.forward(*args, **kwargs)
         for hid, hook in itertools.chain(_global_forward_pre_hooks.items(),
                                          self._forward_pre_hooks.items()):
@@ -589,7 +667,8 @@ class Module:
                 if r is not None:
                     args = r if isinstance(r, tuple) else (r,)
         bw = None
-        if self._backward_hooks or self._backward_pre_hooks:
+        if self._backward_hooks or self._backward_pre_hooks or _global_backward_hooks \
+                or _global_backward_pre_hooks:
             bw = _BackwardHookState(self)
             args = bw.wrap_inputs(args)
         out = self.forward(*args, **kwargs)
@@ -605,7 +684,11 @@ class Module:
             out = bw.wrap_outputs(out)
         return out
 
-    __call__ = _call_impl
+    def __call__(self, *args, **kwargs):
+        compiled = self.__dict__.get("_compiled_call_impl")
+        if compiled is not None:
+            return compiled(*args, **kwargs)
+        return self._call_impl(*args, **kwargs)
 
     # ------------------------------------------------------------------------- repr
     def extra_repr(self) -> str:
@@ -672,7 +755,8 @@ class _BackwardHookState:
     def fire(self, grad_input):
         m = self.module
         go = self.grad_output
-        for hook in m._backward_hooks.values():
+        for hook in itertools.chain(_global_backward_hooks.values(),
+                                    m._backward_hooks.values()):
             r = hook(m, tuple(grad_input), go)
             if r is not None:
                 grad_input = tuple(r)
@@ -697,7 +781,8 @@ class _BackwardHookState:
             @staticmethod
             def backward(ctx, *grads):
                 m = state.module
-                for hook in m._backward_pre_hooks.values():
+                for hook in itertools.chain(_global_backward_pre_hooks.values(),
+                                            m._backward_pre_hooks.values()):
                     r = hook(m, grads)
                     if r is not None:
                         grads = tuple(r)
@@ -725,3 +810,37 @@ def register_module_forward_hook(hook) -> RemovableHandle:
     h = RemovableHandle(_global_forward_hooks)
     _global_forward_hooks[h.id] = hook
     return h
+
+
+def register_module_full_backward_hook(hook) -> RemovableHandle:
+    """Global ``hook(module, grad_input, grad_output)``, run before each module's own."""
+    h = RemovableHandle(_global_backward_hooks)
+    _global_backward_hooks[h.id] = hook
+    return h
+
+
+def register_module_full_backward_pre_hook(hook) -> RemovableHandle:
+    """Global ``hook(module, grad_output)``, run before each module's own."""
+    h = RemovableHandle(_global_backward_pre_hooks)
+    _global_backward_pre_hooks[h.id] = hook
+    return h
+
+
+register_module_backward_hook = register_module_full_backward_hook
+
+_EXTRA_STATE_KEY_SUFFIX = "_extra_state"
+
+
+def _assign_loaded(module: Module, name: str, old: Tensor, val: Tensor) -> None:
+    """``load_state_dict(assign=True)``: keep the loaded tensor itself, as torch does
+    (a Parameter keeps the module parameter's requires_grad)."""
+    if name in module._parameters:
+        new = val if isinstance(val, Parameter) else Parameter(val, old.requires_grad)
+        if isinstance(val, Parameter) and val.requires_grad != old.requires_grad:
+            val.requires_grad_(old.requires_grad)
+        module._parameters[name] = new
+    else:
+        module._buffers[name] = val
+
+
+from . import _module_extras as _extras  # noqa: E402
