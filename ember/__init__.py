@@ -122,7 +122,8 @@ def __getattr__(name: str):
     import importlib
     lazy = {"nn", "optim", "utils", "cuda", "jit", "onnx", "distributions", "vision",
             "distributed", "backends", "amp", "linalg", "fft", "special", "testing",
-            "serialization", "profiler", "hub", "data", "examples", "cpu", "func"}
+            "serialization", "profiler", "hub", "data", "examples", "cpu", "func",
+            "overrides"}
     if name in lazy:
         try:
             return importlib.import_module(f".{name}", __name__)

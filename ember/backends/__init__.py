@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import types
 
+from . import _sdp
+
 
 class _Matmul:
     def __init__(self):
@@ -45,6 +47,7 @@ cudnn = types.SimpleNamespace(benchmark=False, deterministic=False, enabled=True
                               allow_tf32=True, is_available=_cudnn_available,
                               version=_cudnn_version)
 cuda = types.SimpleNamespace(matmul=_Matmul(), is_built=lambda: True)
+_sdp.attach(cuda)  # sdp flags, sdp_kernel, preferred_blas_library
 mps = types.SimpleNamespace(is_available=lambda: False, is_built=lambda: False)
 mkldnn = types.SimpleNamespace(is_available=lambda: False, enabled=False)
 openmp = types.SimpleNamespace(is_available=lambda: True)

@@ -7,6 +7,7 @@ from .modules.module import (register_module_forward_hook,  # noqa: F401
                              register_module_forward_pre_hook)
 from . import functional, init  # noqa: F401
 from . import utils  # noqa: F401
+from . import attention  # noqa: F401
 from . import parallel  # noqa: F401
 from .parallel import DataParallel, SyncBatchNorm  # noqa: F401
 from .parallel import DistributedDataParallel  # noqa: F401

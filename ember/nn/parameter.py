@@ -58,6 +58,9 @@ class Buffer(Tensor):
     """Marker type of torch 2.5+: assigning ``nn.Buffer(t)`` registers a buffer."""
 
     def __new__(cls, data: Tensor | None = None, *, persistent: bool = True):
+        if data is None:
+            from ..creation import empty
+            data = empty(0)
         t = object.__new__(cls)
         _init(t, data._data, data._dtype, data._device)
         t.persistent = persistent

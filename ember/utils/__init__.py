@@ -6,6 +6,6 @@ def __getattr__(name: str):
     # Subpackages load on first use so that `import ember` stays fast.
     import importlib
     if name in ("data", "tensorboard", "summary", "viz", "progress", "dlpack",
-                "checkpoint"):
+                "checkpoint", "hooks"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"ember does not implement torch.utils.{name} yet")

@@ -17,6 +17,7 @@ from ...amp.autocast_mode import autocast_op
 from .. import functional as F
 from .. import init
 from .._attention_ops import SdpaFlashOp, flash_eligible
+from ...backends import _sdp
 from ..parameter import Parameter
 from .linear import Linear
 from .module import Module
@@ -53,7 +54,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     if query.shape[-1] != key.shape[-1]:
         raise RuntimeError(f"Expected query and key to have the same embedding size, got "
                            f"{query.shape[-1]} and {key.shape[-1]}")
-    if attn_mask is None and dropout_p == 0.0 and flash_eligible(query, key, value):
+    if attn_mask is None and dropout_p == 0.0 and _sdp.fused_allowed() \
+            and flash_eligible(query, key, value):
         # One fused node: cuDNN flash attention (falls back to the same math in that node).
         return SdpaFlashOp.apply(query, key, value, is_causal=is_causal, scale=scale)
     L, S = query.shape[-2], key.shape[-2]
