@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import ember
-from oracle import check, gradcheck_case
+from oracle import DEVICE, check, device_default, gradcheck_case
 from specs_more import SPECS
 
 _FWD, _GC = [], []
@@ -34,6 +34,18 @@ def test_gradcheck(case):
 
 
 # ----------------------------------------------------------------------------- composites
+@pytest.fixture(autouse=True)
+def _on_device(request):
+    """The hand-written tests make their ember tensors on the device under test (the spec
+    tests place theirs through ``check``; gradcheck runs on the host in float64)."""
+    # test_typename checks the CPU names (torch.FloatTensor) on purpose.
+    if request.node.name.startswith(("test_oracle", "test_gradcheck", "test_typename")):
+        yield
+        return
+    with device_default():
+        yield
+
+
 def _pair(arr, grad=False, dtype="float64"):
     t = torch.tensor(np.asarray(arr), dtype=getattr(torch, dtype) if arr.dtype.kind == "f"
                      else None, requires_grad=grad)
@@ -50,6 +62,7 @@ def _close(e, t, tol=1e-10):
         return
     assert tuple(e.shape) == tuple(t.shape)
     assert str(e.dtype) == str(t.dtype), (e.dtype, t.dtype)
+    assert e.device.type == DEVICE, e.device  # results stay on their inputs' device
     np.testing.assert_allclose(e.detach().cpu().numpy(), t.detach().numpy(), rtol=tol,
                                atol=tol)
 
