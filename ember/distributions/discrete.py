@@ -178,6 +178,8 @@ class Categorical(Distribution):
 
     def sample(self, sample_shape=()) -> Tensor:
         from ..random import rng_of
+        if self._param.device.type != "cpu":
+            return self._sample_on_device(sample_shape)
         p = self.probs.detach().cpu().numpy().astype(np.float64)
         k = p.shape[-1]
         flat = p.reshape(-1, k)
@@ -190,6 +192,18 @@ class Categorical(Distribution):
         out = idx.reshape(tuple(sample_shape) + tuple(self.batch_shape))
         # Drawn on the host (the CPU generator's stream), returned where the parameters live.
         return E.tensor(out.astype(np.int64), device=self._param.device)
+
+    def _sample_on_device(self, sample_shape) -> Tensor:
+        """Inverse-CDF draws with device uniforms: no host round trip (or sync) per sample."""
+        p = self.probs.detach()
+        p = p.to(E.float64 if p.dtype == E.float64 else E.float32)  # cdf of half types drifts
+        k = p.shape[-1]
+        cdf = p.reshape(-1, k).cumsum(-1)
+        cdf = cdf / cdf[:, -1:]
+        n = int(np.prod(tuple(sample_shape))) if len(tuple(sample_shape)) else 1
+        u = E.rand((n, cdf.shape[0], 1), dtype=cdf.dtype, device=p.device)
+        idx = (u > cdf.unsqueeze(0)).long().sum(-1).clamp(max=k - 1)
+        return idx.reshape(tuple(sample_shape) + tuple(self.batch_shape))
 
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
