@@ -345,3 +345,16 @@ def test_dirichlet_rsample_sums_to_one_so_gradient_of_the_sum_vanishes():
     _close(x.sum(-1), np.ones((50, 2)), 1e-12)
     x.sum().backward()
     np.testing.assert_allclose(to_numpy(a.grad), 0.0, atol=1e-9)
+
+
+def test_categorical_sample_stays_on_device_with_right_frequencies():
+    ember.manual_seed(0)
+    probs = np.array([[0.1, 0.2, 0.7], [0.5, 0.25, 0.25]])
+    s = ED.Categorical(probs=dev_tensor(probs)).sample((20000,))
+    assert s.device.type == DEVICE and str(s.dtype) == "torch.int64"
+    assert tuple(s.shape) == (20000, 2)
+    a = to_numpy(s)
+    for b in range(2):
+        # 4 binomial standard deviations at n = 20000 is below 0.013.
+        np.testing.assert_allclose(np.bincount(a[:, b], minlength=3) / len(a), probs[b],
+                                   atol=0.013)
