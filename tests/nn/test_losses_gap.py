@@ -17,9 +17,16 @@ sys.path.insert(0, os.path.dirname(__file__))
 import ember  # noqa: E402
 import ember.nn as enn  # noqa: E402
 import ember.nn.functional as EF  # noqa: E402
-from oracle import assert_close, dev_tensor, on_device, to_numpy  # noqa: E402
+from oracle import assert_close, dev_tensor, device_default, on_device, to_numpy  # noqa: E402
 
 RED = ["none", "mean", "sum"]
+
+
+@pytest.fixture(autouse=True)
+def _on_device():
+    """Tensors and modules the tests make directly also land on the device under test."""
+    with device_default():
+        yield
 
 
 def _both(t_fn, e_fn, arrays, rtol=1e-9, atol=1e-10, seed=1, no_grad=()):
