@@ -63,7 +63,8 @@ def _householder_product(a: Tensor, tau: Tensor) -> Tensor:
 def _make_orthogonal(a: Tensor) -> Tensor:
     """The Q of A's QR decomposition with R's diagonal made positive (no autograd)."""
     arr = a.detach()._data
-    xp = np if isinstance(arr, np.ndarray) else __import__("cupy")
+    from ...backend.device import get_xp
+    xp = get_xp(a.device)  # the device's array module (ember's CuPy handle on CUDA)
     q, r = xp.linalg.qr(arr)
     d = xp.sign(xp.diagonal(r, axis1=-2, axis2=-1))
     return make_tensor(q * d[..., None, :], a._dtype, a._device)
