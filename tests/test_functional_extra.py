@@ -166,3 +166,16 @@ def test_top_level_scatter_reduce_every_reduction(reduce, include_self):
     ot.sum().backward()
     _close(e.grad, t.grad)
     _close(es.grad, ts.grad)
+
+
+@pytest.mark.parametrize("right", [False, True])
+def test_searchsorted_and_bucketize_on_the_input_device(right):
+    s = np.array([1.0, 3.0, 5.0, 7.0])
+    v = np.array([[0.0, 3.0, 6.0], [7.0, 8.0, 1.0]])
+    _close(ember.searchsorted(ember.tensor(s), ember.tensor(v), right=right),
+           torch.searchsorted(torch.tensor(s), torch.tensor(v), right=right))
+    _close(ember.bucketize(ember.tensor(v), ember.tensor(s), right=right),
+           torch.bucketize(torch.tensor(v), torch.tensor(s), right=right))
+    rows, vals = np.array([[1.0, 3.0], [2.0, 4.0]]), np.array([[2.0, 3.0], [5.0, 0.0]])
+    _close(ember.searchsorted(ember.tensor(rows), ember.tensor(vals), right=right),
+           torch.searchsorted(torch.tensor(rows), torch.tensor(vals), right=right))
