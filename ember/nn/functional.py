@@ -741,6 +741,10 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     out_size, scales = _interp_size(input, size, scale_factor, nsp)
     if recompute_scale_factor:
         scales = [None] * nsp
+    if mode == "area":
+        # torch's "area" mode is adaptive average pooling to the output size.
+        pool = {1: adaptive_avg_pool1d, 2: adaptive_avg_pool2d, 3: adaptive_avg_pool3d}[nsp]
+        return pool(input, out_size)
     out = input
     xp, dev = _array_module(input), input._device
     for i in range(nsp):
