@@ -43,9 +43,7 @@ from .amp.autocast_mode import (autocast, autocast_decrement_nesting,  # noqa: F
                                 set_autocast_cpu_enabled, set_autocast_dtype,
                                 set_autocast_enabled, set_autocast_gpu_dtype)
 from .amp.grad_scaler import GradScaler  # noqa: F401
-from .linalg._legacy import (cholesky, cholesky_inverse, cholesky_solve, det,  # noqa: F401
-                             inverse, logdet, lu, lu_solve, lu_unpack, matrix_exp,
-                             matrix_power, pinverse, qr, slogdet, svd, triangular_solve)
+from ._lazy_linalg import *  # noqa: F401,F403  (torch.svd, torch.inverse, ... on first use)
 
 half = float16
 float = float32
