@@ -7,17 +7,19 @@ import numpy as np
 
 from ..backend import dtypes as _dt
 from ..tensor import Tensor, make_tensor
-from .optimizer import (Optimizer, check_hparams, finish_update, real_view,
+from .optimizer import (Optimizer, _xp_of, check_hparams, finish_update, real_view,
                         scalar_dtype, step_value, to_scalar, zeros_state)
 
 __all__ = ["ASGD"]
 
 
-def _scalar_state(value: float) -> Tensor:
-    # torch keeps eta and mu as 0-d tensors of the scalar dtype, so their values are rounded
-    # to float32 (under a float32 default dtype) before each use; storing them alike matches.
+def _scalar_state(value: float, p: Tensor) -> Tensor:
+    # torch keeps step, eta and mu as 0-d tensors of the scalar dtype on the parameter's
+    # device, so eta and mu are rounded to float32 (under a float32 default dtype) before each
+    # use; storing them alike matches.
     d = scalar_dtype()
-    return make_tensor(np.array(value, dtype=d.np), d, None)
+    xp = np if isinstance(p._data, np.ndarray) else _xp_of(p._data)
+    return make_tensor(xp.full((), value, dtype=d.np), d, p._device)
 
 
 def _default_round(value: float):
@@ -77,9 +79,9 @@ class ASGD(Optimizer):
                     continue
                 state = self.state[p]
                 if len(state) == 0:
-                    state["step"] = _scalar_state(0.0)
-                    state["eta"] = _scalar_state(lr)
-                    state["mu"] = _scalar_state(1.0)
+                    state["step"] = _scalar_state(0.0, p)
+                    state["eta"] = _scalar_state(lr, p)
+                    state["mu"] = _scalar_state(1.0, p)
                     state["ax"] = zeros_state(p)
                 g = real_view(self._grad_of(p, group["maximize"], group["weight_decay"]))
                 step_t = step_value(state)
@@ -89,17 +91,21 @@ class ASGD(Optimizer):
                 eta = float(state["eta"]._data)
                 param *= 1 - lambd * eta
                 tmp = self._scratch(param, 2)
-                np.multiply(g, -eta, out=tmp)
+                xp = _xp_of(param)
+                xp.multiply(g, -eta, out=tmp)
                 param += tmp
                 mu = float(state["mu"]._data)
                 if mu != 1:
-                    np.subtract(param, ax, out=tmp)
+                    xp.subtract(param, ax, out=tmp)
                     tmp *= mu
                     ax += tmp
                 else:
                     ax[...] = param
                 step = float(step_t._data)
-                state["eta"]._data[...] = _default_round(lr / ((1 + lambd * lr * step) ** alpha))
-                state["mu"]._data[...] = _default_round(1 / max(1, step - t0))
+                # Python floats (exact copies of the rounded values) write into host or device
+                # state alike.
+                state["eta"]._data[...] = float(
+                    _default_round(lr / ((1 + lambd * lr * step) ** alpha)))
+                state["mu"]._data[...] = float(_default_round(1 / max(1, step - t0)))
                 finish_update(p)
         return loss
