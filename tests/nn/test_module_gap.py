@@ -1,4 +1,8 @@
-"""Newer nn.Module / attention APIs, compared against torch (CPU)."""
+"""Newer nn.Module / attention APIs, compared against torch (CPU). Tensor computations run
+ember's side on the device under test (EMBER_TEST_DEVICE); state-dict/hook bookkeeping is
+device-independent and stays on the CPU."""
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -8,6 +12,9 @@ import torch
 import ember
 import ember.nn as nn
 import ember.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from oracle import DEVICE, dev_tensor, device_default, to_numpy  # noqa: E402
 
 
 def _pair_of_models():
@@ -116,13 +123,15 @@ def test_load_state_dict_post_hook():
 
 
 def test_load_state_dict_assign():
-    m = nn.Linear(2, 2)
-    w = nn.Parameter(ember.ones(2, 2))
-    b = ember.zeros(2)
+    with device_default():
+        m = nn.Linear(2, 2)
+        w = nn.Parameter(ember.ones(2, 2))
+        b = ember.zeros(2)
     m.load_state_dict({"weight": w, "bias": b}, assign=True)
     assert m.weight is w
     assert isinstance(m.bias, nn.Parameter) and m.bias.requires_grad
-    np.testing.assert_array_equal(m.bias.detach().numpy(), np.zeros(2))
+    assert m.bias.device.type == DEVICE
+    np.testing.assert_array_equal(to_numpy(m.bias), np.zeros(2))
 
 
 def test_set_submodule_and_errors():
@@ -156,12 +165,13 @@ def test_to_empty_and_class_attrs():
 
 def test_module_compile_in_place():
     torch.manual_seed(0)
-    m = nn.Linear(3, 2)
-    x = ember.randn(4, 3)
-    ref = m(x).detach().numpy()
+    with device_default():
+        m = nn.Linear(3, 2)
+        x = ember.randn(4, 3)
+    ref = to_numpy(m(x))
     assert m.compile() is None
     assert "_compiled_call_impl" in m.__dict__
-    np.testing.assert_allclose(m(x).detach().numpy(), ref)
+    np.testing.assert_allclose(to_numpy(m(x)), ref)
 
 
 def _run_hooks(lib, reg_mod):
@@ -190,7 +200,9 @@ def _run_hooks(lib, reg_mod):
 def test_global_module_hooks_match_torch():
     import ember.nn.modules.module as em_mod
     import torch.nn.modules.module as t_mod
-    assert _run_hooks(torch, t_mod) == _run_hooks(ember, em_mod)
+    with device_default():
+        e_log = _run_hooks(ember, em_mod)
+    assert _run_hooks(torch, t_mod) == e_log
 
 
 def test_buffer_registration():
@@ -241,18 +253,18 @@ def _qkv(seed, hq=4, hkv=2):
 def test_sdpa_gqa_values_and_grads(causal, scale):
     q, k, v = _qkv(1)
     tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
-    eq, ek, ev = (ember.tensor(a, requires_grad=True) for a in (q, k, v))
+    eq, ek, ev = (dev_tensor(a, requires_grad=True) for a in (q, k, v))
     to = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, is_causal=causal,
                                                           scale=scale, enable_gqa=True)
     eo = F.scaled_dot_product_attention(eq, ek, ev, is_causal=causal, scale=scale,
                                         enable_gqa=True)
-    np.testing.assert_allclose(eo.detach().numpy(), to.detach().numpy(), rtol=1e-10,
-                               atol=1e-12)
+    assert eo.device.type == DEVICE
+    np.testing.assert_allclose(to_numpy(eo), to.detach().numpy(), rtol=1e-10, atol=1e-12)
     g = np.random.default_rng(2).standard_normal(to.shape)
     to.backward(torch.tensor(g))
-    eo.backward(ember.tensor(g))
+    eo.backward(dev_tensor(g))
     for t, e in ((tq, eq), (tk, ek), (tv, ev)):
-        np.testing.assert_allclose(e.grad.numpy(), t.grad.numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(to_numpy(e.grad), t.grad.numpy(), rtol=1e-9, atol=1e-12)
 
 
 def test_sdpa_kernel_flags_and_math_path():
@@ -274,17 +286,18 @@ def test_sdpa_kernel_flags_and_math_path():
     with pytest.raises(AssertionError):
         with sdpa_kernel("math"):
             pass
-    q, k, v = (ember.tensor(a) for a in _qkv(3, 2, 2))
+    q, k, v = (dev_tensor(a) for a in _qkv(3, 2, 2))
     ref = F.scaled_dot_product_attention(q, k, v)
     with sdpa_kernel(SDPBackend.MATH):
         from ember.backends import _sdp
         assert not _sdp.fused_allowed()
         out = F.scaled_dot_product_attention(q, k, v)
-    scores = (q.numpy() / np.sqrt(8)) @ np.swapaxes(k.numpy(), -1, -2)
+    scores = (to_numpy(q) / np.sqrt(8)) @ np.swapaxes(to_numpy(k), -1, -2)
     w = np.exp(scores - scores.max(-1, keepdims=True))
     w /= w.sum(-1, keepdims=True)
-    np.testing.assert_allclose(out.numpy(), w @ v.numpy(), rtol=1e-10)
-    np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-10)
+    assert out.device.type == DEVICE
+    np.testing.assert_allclose(to_numpy(out), w @ to_numpy(v), rtol=1e-10)
+    np.testing.assert_allclose(to_numpy(out), to_numpy(ref), rtol=1e-10)
 
 
 def test_backend_flag_functions():
