@@ -1,5 +1,8 @@
 """torch.distributions gap, part 2: LowRankMultivariateNormal, GeneralizedPareto, LKJCholesky,
-CorrCholeskyTransform, Wishart and the cross-family KL pairs, against torch in float64."""
+CorrCholeskyTransform, Wishart and the cross-family KL pairs, against torch in float64. ember's side runs on the device under test (EMBER_TEST_DEVICE)."""
+import os
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -7,6 +10,9 @@ import torch.distributions as td
 
 import ember as E
 import ember.distributions as ed
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from oracle import DEVICE, dev_tensor, to_numpy  # noqa: E402
 
 RS = np.random.RandomState(1234)
 
@@ -16,11 +22,16 @@ def _t(a, grad=False):
 
 
 def _e(a, grad=False):
-    return E.tensor(np.asarray(a, dtype=np.float64), requires_grad=grad)
+    return dev_tensor(np.asarray(a, dtype=np.float64), requires_grad=grad)
 
 
 def _close(a, b, tol=1e-9):
-    a = a.detach().cpu().numpy() if hasattr(a, "cpu") else np.asarray(a)
+    if isinstance(a, E.Tensor):
+        # Results stay on the device of their parameters.
+        assert a.device.type == DEVICE, a.device
+        a = to_numpy(a)
+    else:
+        a = np.asarray(a)
     b = b.detach().numpy()
     assert a.shape == b.shape, (a.shape, b.shape)
     np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
@@ -36,7 +47,7 @@ def _grads_match(fn_e, fn_t, arrays, tol=1e-8):
     out_t.sum().backward()
     for x, y in zip(ee, tt):
         if y.grad is None:  # torch's output does not depend on it
-            assert x.grad is None or not np.any(x.grad.numpy())
+            assert x.grad is None or not np.any(to_numpy(x.grad))
         else:
             _close(x.grad, y.grad, tol)
 
@@ -79,13 +90,13 @@ def test_lowrank_mvn_grads():
 def test_lowrank_mvn_rsample_stats_and_grad():
     E.manual_seed(0)
     d = ed.LowRankMultivariateNormal(_e(LR_LOC[0]), _e(LR_W[0, 0]), _e(LR_D))
-    s = d.rsample((40000,)).numpy()
+    s = to_numpy(d.rsample((40000,)))
     cov = LR_W[0, 0] @ LR_W[0, 0].T + np.diag(LR_D)
     np.testing.assert_allclose(s.mean(0), LR_LOC[0], atol=0.05)
     np.testing.assert_allclose(np.cov(s.T), cov, atol=0.1 * np.abs(cov).max())
     loc = _e(LR_LOC[0], True)
     ed.LowRankMultivariateNormal(loc, _e(LR_W[0, 0]), _e(LR_D)).rsample((3,)).sum().backward()
-    np.testing.assert_allclose(loc.grad.numpy(), np.full(4, 3.0))
+    np.testing.assert_allclose(to_numpy(loc.grad), np.full(4, 3.0))
 
 
 def test_lowrank_mvn_errors():
@@ -157,7 +168,7 @@ def test_cross_family_kl(pair):
             ep, epp = _mk(ed, a, pa)
             eq, eqp = _mk(ed, b, pb)
             tk, ek = td.kl_divergence(tp, tq), ed.kl_divergence(ep, eq)
-            tv, ev = tk.detach().numpy(), ek.detach().numpy()
+            tv, ev = tk.detach().numpy(), to_numpy(ek)
             assert tv.shape == ev.shape
             np.testing.assert_allclose(ev, tv, rtol=1e-9, atol=1e-10)
             if np.all(np.isfinite(tv)) and tk.requires_grad:
@@ -165,7 +176,7 @@ def test_cross_family_kl(pair):
                 ek.sum().backward()
                 for x, y in zip(tpp + tqp, epp + eqp):
                     if x.grad is not None:
-                        np.testing.assert_allclose(y.grad.numpy(), x.grad.numpy(),
+                        np.testing.assert_allclose(to_numpy(y.grad), x.grad.numpy(),
                                                    rtol=1e-8, atol=1e-10)
 
 
@@ -198,7 +209,7 @@ def test_generalized_pareto_values(torch_f64):
     ep = ed.GeneralizedPareto(*[_e(a) for a in GP_PARAMS])
     tp = td.GeneralizedPareto(*[_t(a) for a in GP_PARAMS])
     for name in ("mean", "mode", "variance"):
-        np.testing.assert_allclose(getattr(ep, name).numpy(), getattr(tp, name).numpy(),
+        np.testing.assert_allclose(to_numpy(getattr(ep, name)), getattr(tp, name).numpy(),
                                    rtol=1e-10)
     _close(ep.entropy(), tp.entropy())
     x = np.array([[0.2, 1.5, 0.1, 0.5], [0.5, 3.0, 2.5, 2.0]])
@@ -208,7 +219,7 @@ def test_generalized_pareto_values(torch_f64):
     _close(ep.icdf(_e(u)), tp.icdf(_t(u)))
     _close(ep.support.upper_bound, tp.support.upper_bound)
     _close(ep.expand((2, 4)).log_prob(_e(x)), tp.expand((2, 4)).log_prob(_t(x)))
-    np.testing.assert_allclose(ed.GeneralizedPareto(_e([0.]), _e([1.]), _e([1.5])).mean.numpy(),
+    np.testing.assert_allclose(to_numpy(ed.GeneralizedPareto(_e([0.]), _e([1.]), _e([1.5])).mean),
                                td.GeneralizedPareto(_t([0.]), _t([1.]), _t([1.5])).mean.numpy())
     with pytest.raises(ValueError):
         ed.GeneralizedPareto(_e([0.]), _e([1.]), _e([-0.5])).log_prob(_e([3.0]))
@@ -229,9 +240,9 @@ def test_generalized_pareto_grads(torch_f64):
 def test_generalized_pareto_sample_stats():
     E.manual_seed(0)
     d = ed.GeneralizedPareto(_e([0., 1.]), _e([1., 2.]), _e([0.1, -0.3]))
-    s = d.sample((100000,)).numpy()
-    np.testing.assert_allclose(s.mean(0), d.mean.numpy(), rtol=0.03)
-    np.testing.assert_allclose(s.var(0), d.variance.numpy(), rtol=0.08)
+    s = to_numpy(d.sample((100000,)))
+    np.testing.assert_allclose(s.mean(0), to_numpy(d.mean), rtol=0.03)
+    np.testing.assert_allclose(s.var(0), to_numpy(d.variance), rtol=0.08)
     assert s[:, 1].max() <= 1 + 2 / 0.3 + 1e-9 and s.min(0)[0] >= 0
 
 
@@ -267,8 +278,9 @@ def test_lkj_cholesky_log_prob_and_grads():
     assert tuple(el.sample((5,)).shape) == tuple(tl.sample((5,)).shape)
     assert tuple(el.expand((2, 3)).batch_shape) == (2, 3)
     _close(el.expand((2, 3)).log_prob(_e(L)), tl.expand((2, 3)).log_prob(_t(L)))
-    _close(ed.LKJCholesky(2, 2.0).log_prob(E.eye(2)), td.LKJCholesky(2, 2.0).log_prob(torch.eye(2)),
-           1e-6)
+    # A float concentration is a CPU tensor (as in torch): give it as a device tensor here.
+    _close(ed.LKJCholesky(2, _e(2.0)).log_prob(E.eye(2, device=DEVICE)),
+           td.LKJCholesky(2, 2.0).log_prob(torch.eye(2)), 1e-6)
     with pytest.raises(ValueError):
         ed.LKJCholesky(1, 1.0)
 
@@ -280,7 +292,8 @@ def test_lkj_cholesky_sample_stats():
     d, eta = 4, 2.0
     L = ed.LKJCholesky(d, _e(eta)).sample((20000,))
     assert bool(ed.constraints.corr_cholesky.check(L).all())
-    C = (L @ L.mT).numpy()
+    assert L.device.type == DEVICE
+    C = to_numpy(L @ L.mT)
     off = C[:, np.tril_indices(d, -1)[0], np.tril_indices(d, -1)[1]]
     np.testing.assert_allclose(off.mean(0), 0.0, atol=0.02)
     np.testing.assert_allclose(off.var(0), 1 / (2 * eta + d - 1), rtol=0.06)
@@ -301,12 +314,12 @@ def test_wishart_values(kw):
     assert tuple(ew.batch_shape) == (2,) and tuple(ew.event_shape) == (3, 3)
     for name in ("mean", "variance", "covariance_matrix", "precision_matrix", "scale_tril"):
         _close(getattr(ew, name), getattr(tw, name))
-    np.testing.assert_allclose(ew.mode.numpy(), tw.mode.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(to_numpy(ew.mode), tw.mode.numpy(), rtol=1e-10)
     _close(ew.log_prob(_e(W_X)), tw.log_prob(_t(W_X)))
     _close(ew.entropy(), tw.entropy())
     _close(ew.expand((4, 2)).log_prob(_e(W_X[:4])), tw.expand((4, 2)).log_prob(_t(W_X[:4])))
     # A df too small for the mode gives nan there, as torch.
-    np.testing.assert_allclose(ed.Wishart(3.5, _e(W_COV[0])).mode.numpy(),
+    np.testing.assert_allclose(to_numpy(ed.Wishart(3.5, _e(W_COV[0])).mode),
                                td.Wishart(3.5, _t(W_COV[0])).mode.numpy())
 
 
@@ -324,16 +337,16 @@ def test_wishart_rsample_stats():
     d = ed.Wishart(_e(5.0), scale_tril=tril)
     s = d.rsample((40000,))
     mean = s.mean(0)
-    np.testing.assert_allclose(mean.detach().numpy(), 5.0 * W_COV[0], rtol=0.03,
+    np.testing.assert_allclose(to_numpy(mean), 5.0 * W_COV[0], rtol=0.03,
                                atol=0.03 * np.abs(W_COV[0]).max())
-    var = s.detach().numpy().var(0)
-    wvar = d.variance.detach().numpy()
+    var = to_numpy(s).var(0)
+    wvar = to_numpy(d.variance)
     np.testing.assert_allclose(var, wvar, rtol=0.1, atol=0.05 * wvar.max())
     # Reparameterised: d E[X] / d L_00 = d (5 L L^T)_{ij} / d L_00 summed = 10 L_00 (+ row 0).
     mean.sum().backward()
     L = np.linalg.cholesky(W_COV[0])
     expected = 5 * 2 * L.sum(0)[None, :] * np.ones((3, 1))
-    np.testing.assert_allclose(np.tril(tril.grad.numpy()), np.tril(expected), rtol=0.05,
+    np.testing.assert_allclose(np.tril(to_numpy(tril.grad)), np.tril(expected), rtol=0.05,
                                atol=0.05 * np.abs(expected).max())
 
 
