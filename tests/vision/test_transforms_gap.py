@@ -1,6 +1,9 @@
-"""torchvision transforms beyond the basics: expected values from torch (CPU), PIL or math."""
+"""torchvision transforms beyond the basics: expected values from torch (CPU), PIL or math.
+Tensor inputs are made on the device under test (EMBER_TEST_DEVICE); PIL paths are host-only."""
 import colorsys
 import math
+import os
+import sys
 
 import numpy as np
 import pytest
@@ -9,6 +12,9 @@ import torch
 import ember
 import ember.vision.transforms as T
 import ember.vision.transforms.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from oracle import DEVICE, dev_tensor, to_numpy  # noqa: E402
 
 Image = pytest.importorskip("PIL.Image")
 from PIL import ImageEnhance, ImageOps  # noqa: E402
@@ -22,11 +28,15 @@ def _img(seed=0, c=3, h=10, w=12, dtype=np.float32):
 
 
 def _e(a):
-    return ember.tensor(a)
+    return dev_tensor(a)
 
 
 def _n(t):
-    return t.numpy() if hasattr(t, "numpy") else np.asarray(t)
+    if isinstance(t, ember.Tensor):
+        # Tensor transforms keep their input's device.
+        assert t.device.type == DEVICE, t.device
+        return to_numpy(t)
+    return np.asarray(t)
 
 
 # ----------------------------------------------------------------- colour (math formulas)
@@ -233,10 +243,11 @@ def test_perspective_identity_and_pil_shift():
 
 def test_elastic_zero_displacement_is_identity():
     a = _img(14).astype(np.float64)
-    out = F.elastic_transform(_e(a), ember.zeros(1, 10, 12, 2, dtype=ember.float64))
+    out = F.elastic_transform(_e(a), ember.zeros(1, 10, 12, 2, dtype=ember.float64,
+                                                 device=DEVICE))
     np.testing.assert_allclose(_n(out), a, atol=1e-12)
     with pytest.raises(ValueError):
-        F.elastic_transform(_e(a), ember.zeros(1, 3, 3, 2))
+        F.elastic_transform(_e(a), ember.zeros(1, 3, 3, 2, device=DEVICE))
 
 
 def test_five_ten_crop_geometry():
@@ -282,8 +293,8 @@ def test_erase_and_resized_crop():
 
 # ----------------------------------------------------------------- random transforms
 def test_reproducible_under_manual_seed():
-    u = ember.tensor(_img(18, h=32, w=32, dtype=np.uint8))
-    x = ember.tensor(_img(18, h=32, w=32))
+    u = _e(_img(18, h=32, w=32, dtype=np.uint8))
+    x = _e(_img(18, h=32, w=32))
     pipes = [(T.Compose([T.RandomResizedCrop(16), T.ColorJitter(0.4, 0.4, 0.4, 0.1),
                          T.RandomRotation(20), T.RandomErasing(1.0)]), x),
              (T.RandAugment(), u), (T.AutoAugment(), u), (T.TrivialAugmentWide(), u),
@@ -298,7 +309,7 @@ def test_reproducible_under_manual_seed():
 
 
 def test_probability_zero_and_one():
-    u = ember.tensor(_img(19, dtype=np.uint8))
+    u = _e(_img(19, dtype=np.uint8))
     for cls, args in ((T.RandomInvert, ()), (T.RandomPosterize, (2,)),
                       (T.RandomSolarize, (128,)), (T.RandomAdjustSharpness, (2.0,)),
                       (T.RandomAutocontrast, ()), (T.RandomEqualize, ()),
@@ -310,12 +321,12 @@ def test_probability_zero_and_one():
     assert T.RandomApply([T.RandomInvert(p=1.0)], p=0.0)(u) is u
     np.testing.assert_array_equal(_n(T.RandomApply([T.RandomInvert(p=1.0)], p=1.0)(u)),
                                   255 - _n(u))
-    x = ember.tensor(_img(19))
+    x = _e(_img(19))
     assert T.RandomErasing(p=0.0)(x) is x
 
 
 def test_random_resized_crop_param_bounds():
-    img = ember.zeros(3, 40, 60)
+    img = ember.zeros(3, 40, 60, device=DEVICE)
     ember.manual_seed(0)
     areas, ratios = [], []
     for _ in range(300):
@@ -330,7 +341,7 @@ def test_random_resized_crop_param_bounds():
 
 
 def test_random_erasing_values():
-    x = ember.ones(3, 20, 20)
+    x = ember.ones(3, 20, 20, device=DEVICE)
     ember.manual_seed(1)
     out = _n(T.RandomErasing(p=1.0, value=(0.1, 0.2, 0.3))(x))
     erased = out[0] != 1.0

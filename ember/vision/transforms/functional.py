@@ -65,10 +65,11 @@ def _hw_axes(arr: np.ndarray, is_tensor: bool) -> tuple:
 
 
 def _rewrap(arr: np.ndarray, like):
-    """Return ``arr`` as the same kind (Tensor or ndarray) and dtype as ``like``."""
+    """Return ``arr`` as the same kind (Tensor or ndarray), dtype and device as ``like``."""
     if isinstance(like, Tensor):
         from ...creation import as_tensor
-        return as_tensor(np.ascontiguousarray(arr), dtype=like.dtype)
+        # The work is done on host arrays; the result goes back to the input's device.
+        return as_tensor(np.ascontiguousarray(arr), dtype=like.dtype, device=like.device)
     return arr
 
 
