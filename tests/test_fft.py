@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import ember
-from oracle import DEVICE, Case, check, gradcheck_case, to_numpy
+from oracle import DEVICE, Case, check, device_default, gradcheck_case, to_numpy
 from specs_fft import SPECS
 
 _CASES = [pytest.param(c, id=f"{k}-{i}") for k, cs in SPECS.items() for i, c in enumerate(cs)]
@@ -49,6 +49,7 @@ def _run(fe, ft, arr, tol, seed=0):
     eo, to = fe(ea), ft(ta)
     assert str(eo.dtype) == str(to.dtype)
     assert tuple(eo.shape) == tuple(to.shape)
+    assert eo.device.type == DEVICE
     np.testing.assert_allclose(_np(eo), _np(to), rtol=tol, atol=tol)
     w1, w2 = rng.standard_normal(tuple(to.shape)), rng.standard_normal(tuple(to.shape))
     ew1, ew2 = ember.tensor(w1, device=DEVICE), ember.tensor(w2, device=DEVICE)
@@ -169,7 +170,7 @@ def test_errors_match_torch(call):
         warnings.simplefilter("ignore")
         with pytest.raises(Exception) as te:
             call(torch)
-        with pytest.raises(Exception) as ee:
+        with pytest.raises(Exception) as ee, device_default():
             call(ember)
     assert type(ee.value) is type(te.value), (ee.value, te.value)
 
@@ -261,9 +262,11 @@ def test_windows(name, length, periodic, dtype):
 
 
 def test_window_parameters():
-    for e, t in ((ember.kaiser_window(9, False, 5.0), torch.kaiser_window(9, False, 5.0)),
-                 (ember.hamming_window(7, True, 0.6, 0.3), torch.hamming_window(7, True, 0.6,
-                                                                                 0.3))):
+    with device_default():
+        es = (ember.kaiser_window(9, False, 5.0), ember.hamming_window(7, True, 0.6, 0.3))
+    for e, t in zip(es, (torch.kaiser_window(9, False, 5.0),
+                         torch.hamming_window(7, True, 0.6, 0.3))):
+        assert e.device.type == DEVICE
         np.testing.assert_allclose(_np(e), _np(t), rtol=1e-6, atol=1e-6)
 
 
@@ -305,6 +308,7 @@ def test_stft_return_complex_false_and_complex_input():
         warnings.simplefilter("ignore")
         e = ember.stft(ember.tensor(a, device=DEVICE), 8, return_complex=False)
         t = torch.stft(torch.tensor(a), 8, return_complex=False)
+    assert e.device.type == DEVICE
     np.testing.assert_allclose(_np(e), _np(t), atol=1e-9)
     c = _data((30,), True, "float64")
     _run(lambda x: ember.stft(x, 8, window=ember.hann_window(8, dtype=ember.float64,
@@ -328,7 +332,8 @@ def test_istft(kw, shape, extra):
     except RuntimeError:
         # torch rejects this window/length combination (its window overlap check): so must we.
         with pytest.raises(RuntimeError):
-            ember.istft(ember.tensor(_np(spec)), length=length, **_kw(ember, k, "cpu"))
+            ember.istft(ember.tensor(_np(spec), device=DEVICE), length=length,
+                        **_kw(ember, k, DEVICE))
         return
     _run(lambda x: ember.istft(x, length=length, **_kw(ember, k, DEVICE)),
          lambda x: torch.istft(x, length=length, **_kw(torch, k)), _np(spec), 1e-9)
