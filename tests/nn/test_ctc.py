@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import ember  # noqa: E402
 import ember.nn as enn  # noqa: E402
-from oracle import dev_tensor, to_numpy  # noqa: E402
+from oracle import DEVICE, dev_tensor, to_numpy  # noqa: E402
 
 # ------------------------------------------------------------------------ module vs torch
 def _pair(x: np.ndarray, dtype: str = "float64"):
@@ -42,6 +42,7 @@ def _run_module(kw, x, targets, il, tl, dtype="float64", as_tensors=False, seed=
 
 
 def _assert_pair(t, e, tol):
+    assert e.device.type == DEVICE  # losses and gradients stay on the inputs' device
     a, b = to_numpy(e), t.detach().numpy()
     assert a.shape == b.shape and a.dtype == b.dtype
     np.testing.assert_allclose(a, b, rtol=tol, atol=tol, equal_nan=True)
