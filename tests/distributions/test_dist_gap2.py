@@ -1,5 +1,6 @@
 """torch.distributions gap, part 2: LowRankMultivariateNormal, GeneralizedPareto, LKJCholesky,
-CorrCholeskyTransform, Wishart and the cross-family KL pairs, against torch in float64. ember's side runs on the device under test (EMBER_TEST_DEVICE)."""
+CorrCholeskyTransform, Wishart and the cross-family KL pairs, against torch in float64.
+ember's side runs on the device under test (EMBER_TEST_DEVICE)."""
 import os
 import sys
 
