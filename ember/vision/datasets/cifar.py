@@ -8,12 +8,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ...utils.data.dataset import Dataset
+from .vision import VisionDataset
 from ._download import check_integrity, download_and_extract_archive, not_found
 from .mnist import _to_image
 
 
-class CIFAR10(Dataset):
+class CIFAR10(VisionDataset):
     """CIFAR-10: 50,000 training and 10,000 test 32x32 colour images in 10 classes.
 
     Args:
@@ -95,24 +95,13 @@ class CIFAR10(Dataset):
     def __getitem__(self, index: int) -> tuple:
         img: Any = _to_image(self.data[index])
         target: Any = self.targets[index]
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._transformed(img, target)
 
     def __len__(self) -> int:
         return len(self.data)
 
     def extra_repr(self) -> str:
         return f"Split: {'Train' if self.train is True else 'Test'}"
-
-    def __repr__(self) -> str:
-        lines = [f"Dataset {self.__class__.__name__}", f"    Number of datapoints: {len(self)}",
-                 f"    Root location: {self.root}", f"    {self.extra_repr()}"]
-        if self.transform is not None:
-            lines.append(f"    Transform: {self.transform!r}")
-        return "\n".join(lines)
 
 
 class CIFAR100(CIFAR10):

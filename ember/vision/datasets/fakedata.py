@@ -5,11 +5,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ...utils.data.dataset import Dataset
+from .vision import VisionDataset
 from .mnist import _to_image
 
 
-class FakeData(Dataset):
+class FakeData(VisionDataset):
     """A dataset of random images; sample ``i`` is the same every time it is read.
 
     Args:
@@ -45,11 +45,7 @@ class FakeData(Dataset):
         arr = (pixels * 255).astype(np.int64).astype(np.uint8)
         arr = arr[0] if arr.shape[0] == 1 else np.ascontiguousarray(np.moveaxis(arr, 0, -1))
         img: Any = _to_image(arr)
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._transformed(img, target)
 
     def __len__(self) -> int:
         return self.size

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
-from ...utils.data.dataset import Dataset
+from .vision import VisionDataset
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
@@ -51,7 +51,7 @@ def make_dataset(directory: str, class_to_idx: dict, extensions=None,
     return samples
 
 
-class DatasetFolder(Dataset):
+class DatasetFolder(VisionDataset):
     """Samples from ``root/<class>/**/<file>``, read with ``loader``.
 
     Args:
@@ -91,11 +91,7 @@ class DatasetFolder(Dataset):
     def __getitem__(self, index: int) -> tuple:
         path, target = self.samples[index]
         sample = self.loader(path)
-        if self.transform is not None:
-            sample = self.transform(sample)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return sample, target
+        return self._transformed(sample, target)
 
     def __len__(self) -> int:
         return len(self.samples)

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ...utils.data.dataset import Dataset
+from .vision import VisionDataset
 
 # IDX type codes -> big-endian NumPy dtypes (http://yann.lecun.com/exdb/mnist/ describes them).
 _IDX_TYPES = {0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"),
@@ -62,7 +62,7 @@ def _to_image(arr: np.ndarray):
     return _PIL_IMAGE.fromarray(arr, mode="L") if arr.ndim == 2 else _PIL_IMAGE.fromarray(arr)
 
 
-class MNIST(Dataset):
+class MNIST(VisionDataset):
     """The MNIST handwritten digits: 60,000 training and 10,000 test 28x28 grey images.
 
     Files are looked for in ``root/MNIST/raw`` (``train-images-idx3-ubyte`` and friends,
@@ -142,24 +142,13 @@ class MNIST(Dataset):
         img = self._images_np[index]
         target: Any = int(self._labels_np[index])
         img = _to_image(img)
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._transformed(img, target)
 
     def __len__(self) -> int:
         return len(self._labels_np)
 
     def extra_repr(self) -> str:
         return f"Split: {'Train' if self.train else 'Test'}"
-
-    def __repr__(self) -> str:
-        lines = [f"Dataset {self.__class__.__name__}", f"    Number of datapoints: {len(self)}",
-                 f"    Root location: {self.root}", f"    {self.extra_repr()}"]
-        if self.transform is not None:
-            lines.append(f"    Transform: {self.transform!r}")
-        return "\n".join(lines)
 
     # ------------------------------------------------------------------ download
     def _valid(self, path: str, stem: str) -> bool:

@@ -187,12 +187,8 @@ class QMNIST(MNIST):
 
     def __getitem__(self, index: int) -> tuple:
         img = _to_image(self._images_np[index])
-        if self.transform is not None:
-            img = self.transform(img)
         target: Any = int(self._labels_np[index][0]) if self.compat else self.targets[index]
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._transformed(img, target)
 
     def download(self) -> None:
         """Fetch (and decompress) only the two files that ``what`` needs."""

@@ -6,12 +6,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ...utils.data.dataset import Dataset
+from .vision import VisionDataset
 from ._download import check_integrity, download_and_extract_archive, not_found, verify_str_arg
 from .mnist import _to_image
 
 
-class STL10(Dataset):
+class STL10(VisionDataset):
     """STL-10: 96x96 colour images, 10 classes, plus 100,000 unlabeled images.
 
     Args:
@@ -115,11 +115,7 @@ class STL10(Dataset):
     def __getitem__(self, index: int) -> tuple:
         target: Any = int(self.labels[index]) if self.labels is not None else None
         img: Any = _to_image(np.ascontiguousarray(np.transpose(self.data[index], (1, 2, 0))))
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._transformed(img, target)
 
     def __len__(self) -> int:
         return self.data.shape[0]

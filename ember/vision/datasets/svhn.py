@@ -6,12 +6,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ...utils.data.dataset import Dataset
+from .vision import VisionDataset
 from ._download import check_integrity, download_url, not_found, verify_str_arg
 from .mnist import _to_image
 
 
-class SVHN(Dataset):
+class SVHN(VisionDataset):
     """SVHN cropped digits: 32x32 colour images, label 0-9 (the files' 10 means 0).
 
     Args:
@@ -66,11 +66,7 @@ class SVHN(Dataset):
     def __getitem__(self, index: int) -> tuple:
         img: Any = _to_image(np.ascontiguousarray(np.transpose(self.data[index], (1, 2, 0))))
         target: Any = int(self.labels[index])
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return self._transformed(img, target)
 
     def __len__(self) -> int:
         return len(self.data)
