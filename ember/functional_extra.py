@@ -326,10 +326,9 @@ def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> T
     n = input.shape[0]
     gen = itertools.combinations_with_replacement if with_replacement else \
         itertools.combinations
-    combos = list(gen(range(n), r))
+    combos = list(gen(range(n), r)) if r > 0 else []  # torch: r=0 gives an empty vector
     if not combos:
-        return input.new_empty((0,) if r == 0 else (0, r)) if hasattr(input, "new_empty") \
-            else zeros((0, r), dtype=input.dtype, device=input.device)
+        return zeros((0,) if r == 0 else (0, r), dtype=input.dtype, device=input.device)
     idx = tensor(combos, dtype=_dt.int64, device=input.device)
     return input[idx.reshape(-1)].reshape(len(combos), r)
 

@@ -127,7 +127,7 @@ def test_cov_corrcoef_combinations_renorm_vander():
     _close(ember.cov(ember.tensor(a[0])), torch.cov(torch.tensor(a[0])))
     v = ember.tensor([1.0, 2.0, 3.0, 4.0])
     vt = torch.tensor([1.0, 2.0, 3.0, 4.0])
-    for r, rep in ((2, False), (3, False), (2, True)):
+    for r, rep in ((2, False), (3, False), (2, True), (0, False), (5, False)):
         _close(ember.combinations(v, r, rep), torch.combinations(vt, r, rep))
     _close(ember.renorm(e, 2, 0, 1.5), torch.renorm(t, 2, 0, 1.5), rtol=1e-6)
     _close(ember.renorm(e, 1, 1, 0.8), torch.renorm(t, 1, 1, 0.8), rtol=1e-6)
