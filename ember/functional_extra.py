@@ -4,6 +4,7 @@ element-wise conveniences. Autograd comes from the ops they are built on.
 """
 from __future__ import annotations
 
+import collections
 import itertools
 import math
 
@@ -261,6 +262,9 @@ def ldexp(input: Tensor, other: Tensor) -> Tensor:
     return x * F.pow(2.0, other.to(x.dtype) if isinstance(other, Tensor) else other)
 
 
+_Frexp = collections.namedtuple("frexp", ["mantissa", "exponent"])
+
+
 def frexp(input: Tensor):
     """(mantissa, exponent) with input = mantissa * 2**exponent, |mantissa| in [0.5, 1)."""
     if not input.dtype.is_floating_point:
@@ -268,9 +272,7 @@ def frexp(input: Tensor):
     xp = _xp(input)
     m, e = xp.frexp(input.detach()._data)
     from .tensor import make_tensor
-    from collections import namedtuple
-    Frexp = namedtuple("frexp", ["mantissa", "exponent"])
-    return Frexp(make_tensor(m.astype(input.detach()._data.dtype), input.dtype, input.device),
+    return _Frexp(make_tensor(m.astype(input.detach()._data.dtype), input.dtype, input.device),
                  make_tensor(e.astype("int32"), _dt.int32, input.device))
 
 
